@@ -1,0 +1,1 @@
+//! qrpack: build, validate and test IBM QRadar content extensions.
