@@ -1,1 +1,19 @@
 //! qrpack: build, validate and test IBM QRadar content extensions.
+//!
+//! Data flows one way: pack spec ([`spec`]) → content model ([`content`]) → XML
+//! ([`xml`], [`rule`]) → archive ([`archive`]). Commands live in [`commands`]; the
+//! binary only parses arguments and maps outcomes to exit codes.
+
+pub mod archive;
+pub mod build;
+pub mod catalogue;
+pub mod cli;
+pub mod commands;
+pub mod content;
+pub mod diag;
+pub mod jsonpath;
+pub mod lock;
+pub mod manifest;
+pub mod rule;
+pub mod spec;
+pub mod xml;

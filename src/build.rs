@@ -1,0 +1,1704 @@
+//! From a pack file to an extension: resolve the pack (categories, QIDs from the lock,
+//! device-event spellings, expressions, rules, searches) into the content model, check
+//! it, and lay out the archive's bytes. Every problem is collected and reported at
+//! once, each pointing at the pack (or lock, or AQL file) line that causes it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use uuid::Uuid;
+
+use crate::archive::{Stamp, safe_file_name, slug_file_name, write_zip};
+use crate::catalogue::Catalogue;
+use crate::content::{
+    CustomProperty, CustomRule, DsmEvent, Extension, Extraction, Group, GroupLink,
+    PropertyExpression, QidMap, SavedSearch,
+};
+use crate::diag::{Diagnostic, Location, Severity};
+use crate::jsonpath::KeyPath;
+use crate::lock::{LOCK_FILE, Lock, Locked};
+use crate::manifest::{Manifest, compare_qradar_versions, is_qradar_version, is_semver};
+use crate::rule::{RuleDef, RuleResponse, RuleTest, Skeletons, write_rule};
+use crate::spec::{self, CategoryRef, PackFile, PropertyType};
+
+/// Default range new QIDs are allocated from (**[guess]**: user QIDs live at 2000000
+/// and above; real exports show 2000000–2000004 for user events on a built-in type).
+pub const DEFAULT_QID_FIRST: i64 = 2_000_000;
+pub const DEFAULT_QID_LAST: i64 = 2_999_999;
+/// The category a rule's dispatched event gets unless the pack says otherwise.
+const SINGLE_EVENT_RULE_MATCH: i64 = 12002;
+pub const QNAME_MAX: usize = 255;
+pub const QDESCRIPTION_MAX: usize = 2048;
+
+/// What a build reads.
+pub struct Input<'a> {
+    /// The pack's path as shown in messages.
+    pub pack_path: &'a Path,
+    pub pack_text: &'a str,
+    /// The lock's path and text, when one exists.
+    pub lock: Option<(&'a Path, &'a str)>,
+    pub catalogue: &'a Catalogue,
+    pub skeletons: &'a Skeletons,
+    /// `SOURCE_DATE_EPOCH`, when set.
+    pub source_date_epoch: Option<i64>,
+    /// Refuse to change the lock (CI).
+    pub locked: bool,
+}
+
+/// A saved search written beside the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchFile {
+    pub name: String,
+    /// Relative to the output folder, `/`-separated.
+    pub file: String,
+    pub aql: String,
+}
+
+/// What a build produces, in memory; the command writes it out.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub archive_name: String,
+    pub archive: Vec<u8>,
+    pub content_name: String,
+    pub content_xml: Vec<u8>,
+    pub manifest: Manifest,
+    pub extension: Extension,
+    pub searches: Vec<SearchFile>,
+    pub lock: Lock,
+    pub lock_changed: bool,
+    /// Findings below error level (warnings, notes).
+    pub findings: Vec<Diagnostic>,
+    /// Texts of files findings may point into, other than the pack (AQL files).
+    pub extra_sources: Vec<(String, String)>,
+}
+
+/// A failed build: every error found, plus the texts they point into.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub diagnostics: Vec<Diagnostic>,
+    pub extra_sources: Vec<(String, String)>,
+}
+
+struct Ctx<'a> {
+    file: String,
+    text: &'a str,
+    diags: Vec<Diagnostic>,
+    extra_sources: Vec<(String, String)>,
+}
+
+impl Ctx<'_> {
+    fn loc(&self, span: Range<usize>) -> Location {
+        Location::in_text(&self.file, self.text, span)
+    }
+    fn error(
+        &mut self,
+        code: &'static str,
+        span: Range<usize>,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = Diagnostic::error(code, msg).at(self.loc(span));
+        self.diags.push(d);
+        let n = self.diags.len() - 1;
+        &mut self.diags[n]
+    }
+    fn warn(
+        &mut self,
+        code: &'static str,
+        span: Range<usize>,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let d = Diagnostic::warning(code, msg).at(self.loc(span));
+        self.diags.push(d);
+        let n = self.diags.len() - 1;
+        &mut self.diags[n]
+    }
+}
+
+trait Fix {
+    fn help(&mut self, h: impl Into<String>) -> &mut Self;
+    fn note(&mut self, n: impl Into<String>) -> &mut Self;
+}
+impl Fix for Diagnostic {
+    fn help(&mut self, h: impl Into<String>) -> &mut Self {
+        self.help = Some(h.into());
+        self
+    }
+    fn note(&mut self, n: impl Into<String>) -> &mut Self {
+        self.notes.push(n.into());
+        self
+    }
+}
+
+/// Everything the pack declares, resolved, before ids are laid out.
+struct ResolvedEvent {
+    name: String,
+    span: Range<usize>,
+    description: String,
+    severity: i64,
+    category: i64,
+    credibility: i64,
+    pinned: Option<(i64, Range<usize>)>,
+    labels: BTreeMap<String, String>,
+    /// (device event id, device event category)
+    device_events: Vec<(String, String)>,
+}
+
+/// Build a pack.
+pub fn build(input: &Input) -> Result<Built, Failed> {
+    let file = input.pack_path.display().to_string();
+    let mut cx = Ctx {
+        file: file.clone(),
+        text: input.pack_text,
+        diags: Vec::new(),
+        extra_sources: Vec::new(),
+    };
+    let pack = match spec::parse(&file, input.pack_text) {
+        Ok(p) => p,
+        Err(d) => {
+            return Err(Failed {
+                diagnostics: vec![*d],
+                extra_sources: Vec::new(),
+            });
+        }
+    };
+    let lock = match input.lock {
+        Some((path, text)) => match Lock::parse(&path.display().to_string(), text) {
+            Ok(l) => l,
+            Err(d) => {
+                return Err(Failed {
+                    diagnostics: vec![*d],
+                    extra_sources: vec![(path.display().to_string(), text.to_string())],
+                });
+            }
+        },
+        None => Lock::default(),
+    };
+    let lock_name = input
+        .lock
+        .map(|(p, _)| p.display().to_string())
+        .unwrap_or_else(|| LOCK_FILE.to_string());
+    if let Some((_, text)) = input.lock {
+        cx.extra_sources.push((lock_name.clone(), text.to_string()));
+    }
+
+    let meta = check_extension(&mut cx, &pack, input.source_date_epoch);
+    let type_id = check_log_source_type(&mut cx, &pack, input.catalogue);
+    let events = resolve_events(&mut cx, &pack, input.catalogue, type_id);
+
+    // Names that need a QID: the pack's events, then each rule's dispatched event.
+    let mut qid_names: Vec<QidName> = events
+        .iter()
+        .map(|e| (e.name.clone(), e.span.clone(), e.pinned.clone()))
+        .collect();
+    let mut seen_names: BTreeMap<String, Range<usize>> = events
+        .iter()
+        .map(|e| (e.name.clone(), e.span.clone()))
+        .collect();
+    for r in &pack.rules {
+        if let Some(resp) = &r.get_ref().response {
+            let (name, span) = match &resp.get_ref().event_name {
+                Some(n) => (n.get_ref().clone(), n.span()),
+                None => (r.get_ref().name.get_ref().clone(), r.get_ref().name.span()),
+            };
+            if let Some(first) = seen_names.get(&name) {
+                let first = cx.loc(first.clone());
+                cx.error("PK031", span.clone(), format!("the QID name \"{name}\" is used twice"))
+                    .help("a rule's dispatched event needs a QID name of its own: set `response.event_name`")
+                    .note(format!("first used at {}:{}:{}", first.file, first.line, first.column));
+            } else {
+                seen_names.insert(name.clone(), span.clone());
+                qid_names.push((name, span, None));
+            }
+        }
+    }
+    let hub_id = pack.extension.get_ref().hub_id.get_ref().clone();
+    let (qids, new_lock) = allocate_qids(&mut cx, &pack, &hub_id, &qid_names, &lock, &lock_name);
+    let lock_changed = !new_lock.same_numbers(&lock);
+    if lock_changed && input.locked {
+        let (changed, span) = first_lock_change(&new_lock, &lock, &hub_id, &qid_names);
+        cx.error(
+            "PK044",
+            span,
+            format!("{lock_name} would change ({changed}), and --locked forbids it"),
+        )
+        .help(format!(
+            "run `qrpack build` without --locked and commit {lock_name}"
+        ));
+    }
+
+    let ns = Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("urn:qrpack:{hub_id}").as_bytes(),
+    );
+    let owner = pack
+        .extension
+        .get_ref()
+        .owner
+        .as_ref()
+        .map(|o| o.get_ref().clone())
+        .unwrap_or_else(|| "admin".to_string());
+    let date_ms = meta.stamp.to_unix() * 1000;
+    let mut ext = Extension {
+        qradar_version: meta.qradar_version.clone(),
+        ..Extension::default()
+    };
+
+    // QID map entries and device events.
+    let mut qidmap_id_of: BTreeMap<String, i64> = BTreeMap::new();
+    let mut triples: BTreeMap<(String, String), (String, Range<usize>)> = BTreeMap::new();
+    let mut normalized: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for e in &events {
+        let id = ext.qidmaps.len() as i64 + 1;
+        qidmap_id_of.insert(e.name.clone(), id);
+        ext.qidmaps.push(QidMap {
+            id,
+            qid: qids.get(&e.name).copied().unwrap_or(0),
+            name: e.name.clone(),
+            description: e.description.clone(),
+            severity: e.severity,
+            low_level_category: e.category,
+            uuid: Uuid::new_v5(&ns, format!("qidmap:{}", e.name).as_bytes()),
+        });
+        for (dev_id, dev_cat) in &e.device_events {
+            let key = (dev_id.clone(), dev_cat.clone());
+            if let Some((other, other_span)) = triples.get(&key) {
+                let first = cx.loc(other_span.clone());
+                let (other, span) = (other.clone(), e.span.clone());
+                cx.error(
+                    "PK037",
+                    span,
+                    format!(
+                        "device event \"{}\" / \"{}\" is mapped twice (to \"{}\" and \"{}\")",
+                        dev_id, dev_cat, other, e.name
+                    ),
+                )
+                .help("QRadar matches one QID per (log source type, event id, category): keep the spelling in one event only")
+                .note(format!("first mapped at {}:{}:{}", first.file, first.line, first.column));
+                continue;
+            }
+            triples.insert(key, (e.name.clone(), e.span.clone()));
+            let norm = (normalize_spelling(dev_id), normalize_spelling(dev_cat));
+            if let Some((other_event, other_id)) = normalized.get(&norm)
+                && other_event != &e.name
+            {
+                let (oe, oi) = (other_event.clone(), other_id.clone());
+                cx.warn(
+                    "PK038",
+                    e.span.clone(),
+                    format!(
+                        "\"{dev_id}\" (in \"{}\") differs from \"{oi}\" (in \"{oe}\") only by dash kind, case or spaces",
+                        e.name
+                    ),
+                )
+                .help("if both are spellings of one operation, list them under the same event");
+            } else {
+                normalized.insert(norm, (e.name.clone(), dev_id.clone()));
+            }
+            ext.dsm_events.push(DsmEvent {
+                id: ext.dsm_events.len() as i64 + 1,
+                device_type_id: type_id,
+                device_event_id: dev_id.clone(),
+                device_event_category: dev_cat.clone(),
+                qidmap_id: id,
+                credibility: e.credibility,
+                uuid: Uuid::new_v5(
+                    &ns,
+                    format!("dsmevent:{type_id}:{dev_id}:{dev_cat}").as_bytes(),
+                ),
+            });
+        }
+    }
+    let event_qids: BTreeMap<&str, i64> = events
+        .iter()
+        .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
+        .collect();
+
+    resolve_properties(
+        &mut cx,
+        &pack,
+        &mut ext,
+        &ns,
+        &event_qids,
+        type_id,
+        &owner,
+        date_ms,
+    );
+
+    let placeholders = Placeholders {
+        events: &events,
+        qids: &qids,
+        type_id,
+    };
+    resolve_rules(
+        &mut cx,
+        &pack,
+        &mut ext,
+        RuleCtx {
+            ns: &ns,
+            placeholders: &placeholders,
+            qids: &qids,
+            owner: &owner,
+            stamp: meta.stamp,
+            type_id,
+            type_name: pack.log_source_type.get_ref().name.get_ref(),
+            catalogue: input.catalogue,
+            skeletons: input.skeletons,
+        },
+        &mut qidmap_id_of,
+    );
+    let searches = resolve_searches(
+        &mut cx,
+        &pack,
+        &mut ext,
+        input.pack_path,
+        &placeholders,
+        &ns,
+        &owner,
+    );
+
+    if cx.diags.iter().any(|d| d.severity == Severity::Error) {
+        let mut diagnostics = cx.diags;
+        crate::diag::sort(&mut diagnostics);
+        return Err(Failed {
+            diagnostics,
+            extra_sources: cx.extra_sources,
+        });
+    }
+
+    let x = pack.extension.get_ref();
+    let manifest = Manifest::new(
+        &hub_id,
+        x.name.get_ref(),
+        x.description.get_ref(),
+        x.version.get_ref(),
+        x.author.get_ref(),
+        x.author_email.get_ref(),
+        &meta.min_qradar_version,
+    );
+    let content_xml = crate::xml::write_content(&ext.to_content());
+    let content_name = format!(
+        "{}-{}.xml",
+        safe_file_name(x.name.get_ref()),
+        meta.stamp.compact()
+    );
+    let archive_name = format!("{}-{}.zip", slug_file_name(&hub_id), x.version.get_ref());
+    let archive = write_zip(
+        &[
+            (content_name.clone(), content_xml.clone()),
+            ("manifest.txt".to_string(), manifest.to_json()),
+        ],
+        meta.stamp,
+    )
+    .map_err(|e| Failed {
+        diagnostics: vec![
+            Diagnostic::error("PK090", e.to_string())
+                .at(cx.loc(x.timestamp.as_ref().map(|t| t.span()).unwrap_or(0..0))),
+        ],
+        extra_sources: Vec::new(),
+    })?;
+    let mut findings = cx.diags;
+    crate::diag::sort(&mut findings);
+    Ok(Built {
+        archive_name,
+        archive,
+        content_name,
+        content_xml,
+        manifest,
+        extension: ext,
+        searches,
+        lock: new_lock,
+        lock_changed,
+        findings,
+        extra_sources: cx.extra_sources,
+    })
+}
+
+/// Spellings that QRadar treats as different but people read as the same: dash kinds,
+/// case, surrounding and repeated spaces.
+pub fn normalize_spelling(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' | '\u{ff0d}' => '-',
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect();
+    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A name that needs a QID: (name, where it is declared, pinned number and where).
+type QidName = (String, Range<usize>, Option<(i64, Range<usize>)>);
+
+struct Meta {
+    stamp: Stamp,
+    qradar_version: String,
+    min_qradar_version: String,
+}
+
+fn check_extension(cx: &mut Ctx, pack: &PackFile, sde: Option<i64>) -> Meta {
+    let x = pack.extension.get_ref();
+    for (key, v) in [
+        ("hub_id", &x.hub_id),
+        ("name", &x.name),
+        ("author", &x.author),
+        ("author_email", &x.author_email),
+        ("description", &x.description),
+    ] {
+        if v.get_ref().trim().is_empty() {
+            cx.error("PK011", v.span(), format!("`{key}` is empty"))
+                .help("IBM's pre-validation requires name, description, author and author e-mail; the hub id identifies the extension");
+        }
+    }
+    if !x.author_email.get_ref().trim().is_empty() && !x.author_email.get_ref().contains('@') {
+        cx.error(
+            "PK011",
+            x.author_email.span(),
+            "`author_email` is not an e-mail address",
+        )
+        .help("write an address such as detect@example.org");
+    }
+    if !is_semver(x.version.get_ref()) {
+        cx.error(
+            "PK010",
+            x.version.span(),
+            format!(
+                "version \"{}\" is not MAJOR.MINOR.PATCH",
+                x.version.get_ref()
+            ),
+        )
+        .help("write three whole numbers, e.g. \"1.0.0\" (IBM's pre-validation rule)");
+    }
+    let min = x.min_qradar_version.get_ref().clone();
+    if !is_qradar_version(&min) {
+        cx.error("PK012", x.min_qradar_version.span(), format!("\"{min}\" is not a QRadar internal version"))
+            .help("write 3 or 4 dot-separated numbers, as /opt/qradar/bin/myver prints: e.g. \"2021.6.0\" for QRadar 7.5.0");
+    }
+    let qv = match &x.qradar_version {
+        Some(v) => {
+            if !is_qradar_version(v.get_ref()) {
+                cx.error(
+                    "PK012",
+                    v.span(),
+                    format!("\"{}\" is not a QRadar internal version", v.get_ref()),
+                )
+                .help("write 3 or 4 dot-separated numbers, e.g. \"2021.6.0\"");
+            } else if is_qradar_version(&min)
+                && compare_qradar_versions(v.get_ref(), &min) == std::cmp::Ordering::Greater
+            {
+                cx.error(
+                    "PK013",
+                    v.span(),
+                    format!("<qradarversion> {} is newer than min_qradar_version {min}", v.get_ref()),
+                )
+                .help("QRadar refuses content exported from a newer version: make qradar_version no newer than min_qradar_version");
+            }
+            v.get_ref().clone()
+        }
+        None => min.clone(),
+    };
+    let stamp = match (sde, &x.timestamp) {
+        (Some(secs), _) => Stamp::from_unix(secs),
+        (None, Some(t)) => match datetime_to_unix(t.get_ref()) {
+            Some(secs) => Stamp::from_unix(secs),
+            None => {
+                cx.error("PK014", t.span(), "the timestamp needs a date and a time")
+                    .help("write an offset date-time, e.g. 2026-11-28T00:00:00Z");
+                Stamp::from_unix(DEFAULT_EPOCH)
+            }
+        },
+        (None, None) => Stamp::from_unix(DEFAULT_EPOCH),
+    };
+    if !(1980..=2107).contains(&stamp.year) {
+        let span = x
+            .timestamp
+            .as_ref()
+            .map(|t| t.span())
+            .unwrap_or(pack.extension.span());
+        cx.error(
+            "PK014",
+            span,
+            format!(
+                "build time {} is outside 1980–2107, which a zip cannot record",
+                stamp.iso()
+            ),
+        )
+        .help("set SOURCE_DATE_EPOCH or `timestamp` to a time after 1980");
+    }
+    Meta {
+        stamp,
+        qradar_version: qv,
+        min_qradar_version: min,
+    }
+}
+
+/// The build time when neither `SOURCE_DATE_EPOCH` nor `timestamp` is set:
+/// 2000-01-01T00:00:00Z, fixed so that builds stay reproducible.
+pub const DEFAULT_EPOCH: i64 = 946_684_800;
+
+fn datetime_to_unix(dt: &toml::value::Datetime) -> Option<i64> {
+    let d = dt.date?;
+    let t = dt.time.unwrap_or(toml::value::Time {
+        hour: 0,
+        minute: 0,
+        second: Some(0),
+        nanosecond: None,
+    });
+    let local = Stamp {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+        hour: t.hour,
+        minute: t.minute,
+        second: t.second.unwrap_or(0),
+    }
+    .to_unix();
+    let offset_min = match dt.offset {
+        Some(toml::value::Offset::Custom { minutes }) => minutes as i64,
+        _ => 0,
+    };
+    Some(local - offset_min * 60)
+}
+
+fn check_log_source_type(cx: &mut Ctx, pack: &PackFile, cat: &Catalogue) -> i64 {
+    let t = pack.log_source_type.get_ref();
+    let id = *t.id.get_ref();
+    if id <= 0 || id > u32::MAX as i64 {
+        cx.error(
+            "PK020",
+            t.id.span(),
+            format!("log source type id {id} is not a valid id"),
+        )
+        .help("built-in types have ids below 4000; Microsoft Azure Active Directory is 445");
+        return id;
+    }
+    if id >= 4000 {
+        cx.error("PK020", t.id.span(), format!("log source type {id} is a custom type id (4000 and above)"))
+            .help("this version of qrpack extends built-in types only; custom log source types are not supported yet");
+        return id;
+    }
+    match cat.log_source_type(id as u32) {
+        None => {
+            cx.warn("PK021", t.id.span(), format!("log source type {id} is not in qrpack's catalogue of built-in types"))
+                .help("check the id on your console (Admin > DSM Editor, or GET /api/config/event_sources/log_source_management/log_source_types)");
+        }
+        Some(known) => {
+            let squash = |s: &str| -> String {
+                s.chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .flat_map(char::to_lowercase)
+                    .collect()
+            };
+            let given = squash(t.name.get_ref());
+            let kn = squash(&known.name);
+            if !given.is_empty() && !kn.contains(&given) && !given.contains(&kn) {
+                cx.warn(
+                    "PK022",
+                    t.name.span(),
+                    format!(
+                        "log source type {id} is \"{}\" in the catalogue, not \"{}\"",
+                        known.name,
+                        t.name.get_ref()
+                    ),
+                )
+                .help("check that the id is the type you mean; the name is only documentation");
+            }
+        }
+    }
+    id
+}
+
+/// The `{name}` placeholders of a template, with literal text between them.
+fn template_parts(t: &str) -> Vec<Result<String, String>> {
+    let mut parts = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}');
+        match close {
+            Some(c)
+                if !after[..c].is_empty()
+                    && after[..c]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                if open > 0 {
+                    parts.push(Ok(rest[..open].to_string()));
+                }
+                parts.push(Err(after[..c].to_string()));
+                rest = &after[c + 1..];
+            }
+            _ => {
+                parts.push(Ok(rest[..=open].to_string()));
+                rest = after;
+            }
+        }
+    }
+    if !rest.is_empty() {
+        parts.push(Ok(rest.to_string()));
+    }
+    parts
+}
+
+fn resolve_events(
+    cx: &mut Ctx,
+    pack: &PackFile,
+    cat: &Catalogue,
+    _type_id: i64,
+) -> Vec<ResolvedEvent> {
+    let (id_t, cat_t, defaults) = match &pack.dsm {
+        Some(d) => (
+            d.get_ref().event_id.get_ref().clone(),
+            d.get_ref().event_category.get_ref().clone(),
+            d.get_ref()
+                .defaults
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.get_ref()
+                            .iter()
+                            .map(|s| s.get_ref().clone())
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        None => (
+            "{event_id}".to_string(),
+            "{event_category}".to_string(),
+            BTreeMap::new(),
+        ),
+    };
+    let id_parts = template_parts(&id_t);
+    let cat_parts = template_parts(&cat_t);
+    let used: BTreeSet<String> = id_parts
+        .iter()
+        .chain(cat_parts.iter())
+        .filter_map(|p| p.as_ref().err().cloned())
+        .collect();
+    if let Some(d) = &pack.dsm {
+        for (k, v) in &d.get_ref().defaults {
+            if !used.contains(k) {
+                cx.error(
+                    "PK036",
+                    v.span(),
+                    format!("`{k}` is not a placeholder of [dsm] event_id or event_category"),
+                )
+                .help(format!("the templates use: {}", join_names(&used)));
+            }
+        }
+        if id_parts.iter().all(|p| p.is_ok()) {
+            cx.warn("PK039", d.get_ref().event_id.span(), "event_id has no {placeholder}: every event would get the same device event id")
+                .help("use a placeholder such as \"{operation}\" and list its spellings in each event's `match`");
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut pinned: BTreeMap<i64, (String, Range<usize>)> = BTreeMap::new();
+    for ev in &pack.events {
+        let e = ev.get_ref();
+        let name = e.name.get_ref().clone();
+        if name.trim().is_empty() {
+            cx.error("PK030", e.name.span(), "the event name is empty")
+                .help("give the QID a name: it is how QRadar recognises it");
+        }
+        if name.chars().count() > QNAME_MAX {
+            cx.error(
+                "PK030",
+                e.name.span(),
+                format!(
+                    "the event name is {} characters; QRadar allows {QNAME_MAX}",
+                    name.chars().count()
+                ),
+            )
+            .help("shorten the name; put detail in `description`");
+        }
+        if let Some(first) = names.get(&name) {
+            let first = cx.loc(first.clone());
+            cx.error(
+                "PK031",
+                e.name.span(),
+                format!("the event name \"{name}\" is used twice"),
+            )
+            .help("QRadar identifies a QID by its name: give each event its own")
+            .note(format!(
+                "first used at {}:{}:{}",
+                first.file, first.line, first.column
+            ));
+        } else {
+            names.insert(name.clone(), e.name.span());
+        }
+        let description = e
+            .description
+            .as_ref()
+            .map(|d| d.get_ref().clone())
+            .unwrap_or_default();
+        if let Some(d) = &e.description
+            && description.chars().count() > QDESCRIPTION_MAX
+        {
+            cx.error(
+                "PK032",
+                d.span(),
+                format!(
+                    "the description is {} characters; QRadar allows {QDESCRIPTION_MAX}",
+                    description.chars().count()
+                ),
+            )
+            .help("shorten the description");
+        }
+        let severity = *e.severity.get_ref();
+        if !(0..=10).contains(&severity) {
+            cx.error(
+                "PK033",
+                e.severity.span(),
+                format!("severity {severity} is outside 0–10"),
+            )
+            .help("QRadar severities run from 0 (lowest) to 10 (highest)");
+        }
+        let credibility = e.credibility.as_ref().map(|c| *c.get_ref()).unwrap_or(0);
+        if let Some(c) = &e.credibility
+            && !(0..=10).contains(&credibility)
+        {
+            cx.error(
+                "PK033",
+                c.span(),
+                format!("credibility {credibility} is outside 0–10"),
+            )
+            .help("QRadar credibilities run from 0 to 10");
+        }
+        let category = resolve_category(cx, cat, &e.category);
+        let pin = e.qid.as_ref().map(|q| (*q.get_ref(), q.span()));
+        if let Some((q, span)) = &pin {
+            if *q <= 0 {
+                cx.error(
+                    "PK040",
+                    span.clone(),
+                    format!("QID {q} is not a valid QID number"),
+                )
+                .help("QIDs are positive numbers; user QIDs start at 2000000");
+            } else if let Some((other, first)) = pinned.get(q) {
+                let first = cx.loc(first.clone());
+                let other = other.clone();
+                cx.error(
+                    "PK040",
+                    span.clone(),
+                    format!("QID {q} is pinned twice (\"{other}\" and \"{name}\")"),
+                )
+                .help("each event needs its own QID number; remove one pin to let qrpack allocate")
+                .note(format!(
+                    "first pinned at {}:{}:{}",
+                    first.file, first.line, first.column
+                ));
+            } else {
+                pinned.insert(*q, (name.clone(), span.clone()));
+            }
+        }
+        let matches = e.matches.get_ref();
+        for (k, v) in matches {
+            if !used.contains(k) {
+                cx.error(
+                    "PK036",
+                    v.span(),
+                    format!("`{k}` is not a placeholder of [dsm] event_id or event_category"),
+                )
+                .help(format!("the templates use: {}", join_names(&used)));
+            }
+            if v.get_ref().is_empty() {
+                cx.error("PK035", v.span(), format!("`match.{k}` lists no value"))
+                    .help("list at least one spelling");
+            }
+        }
+        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for p in &used {
+            match matches.get(p) {
+                Some(v) => {
+                    values.insert(
+                        p.clone(),
+                        v.get_ref().iter().map(|s| s.get_ref().clone()).collect(),
+                    );
+                }
+                None => match defaults.get(p) {
+                    Some(v) => {
+                        values.insert(p.clone(), v.clone());
+                    }
+                    None => {
+                        cx.error("PK035", e.matches.span(), format!("no value for the placeholder `{p}` of the [dsm] templates"))
+                            .help(format!("add `{p} = [\"…\"]` to this event's `match`, or a default in [dsm.defaults]"));
+                    }
+                },
+            }
+        }
+        let mut device_events = Vec::new();
+        let mut seen = BTreeSet::new();
+        for combo in cartesian(&values) {
+            let pair = (
+                render_template(&id_parts, &combo),
+                render_template(&cat_parts, &combo),
+            );
+            if pair.0.is_empty() {
+                cx.error("PK035", e.matches.span(), "a device event id renders empty")
+                    .help("give every placeholder a non-empty value");
+                continue;
+            }
+            if !seen.insert(pair.clone()) {
+                cx.error(
+                    "PK037",
+                    e.matches.span(),
+                    format!("the spelling \"{}\" is listed twice in this event", pair.0),
+                )
+                .help("remove the repeated spelling");
+                continue;
+            }
+            device_events.push(pair);
+        }
+        let labels = e
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+            .collect();
+        out.push(ResolvedEvent {
+            name,
+            span: e.name.span(),
+            description,
+            severity,
+            category,
+            credibility,
+            pinned: pin,
+            labels,
+            device_events,
+        });
+    }
+    out
+}
+
+fn join_names(s: &BTreeSet<String>) -> String {
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn cartesian(values: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
+    let mut out = vec![BTreeMap::new()];
+    for (k, vs) in values {
+        let mut next = Vec::with_capacity(out.len() * vs.len());
+        for combo in &out {
+            for v in vs {
+                let mut c = combo.clone();
+                c.insert(k.clone(), v.clone());
+                next.push(c);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+fn render_template(parts: &[Result<String, String>], values: &BTreeMap<String, String>) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Ok(lit) => lit.as_str(),
+            Err(name) => values.get(name).map(String::as_str).unwrap_or(""),
+        })
+        .collect()
+}
+
+fn resolve_category(cx: &mut Ctx, cat: &Catalogue, c: &toml::Spanned<CategoryRef>) -> i64 {
+    match c.get_ref() {
+        CategoryRef::Id(id) => {
+            if *id <= 0 || *id > u32::MAX as i64 || cat.category(*id as u32).is_none() {
+                cx.error("PK034", c.span(), format!("low-level category {id} is not in the catalogue"))
+                    .help("use an id from docs/catalogue.md, or refresh the catalogue from your QRadar with --categories");
+            }
+            *id
+        }
+        CategoryRef::Name(name) => match cat.category_by_name(name) {
+            Some(found) => found.id as i64,
+            None => {
+                let sugg: Vec<String> = cat
+                    .suggest(name, 3)
+                    .iter()
+                    .map(|c| format!("\"{}\" ({})", c.name, c.id))
+                    .collect();
+                let d = cx.error(
+                    "PK034",
+                    c.span(),
+                    format!("no low-level category is named \"{name}\""),
+                );
+                if sugg.is_empty() {
+                    d.help("write the exact catalogue name or the id (docs/catalogue.md)");
+                } else {
+                    d.help(format!("did you mean {}?", sugg.join(" or ")));
+                }
+                0
+            }
+        },
+    }
+}
+
+/// Give every QID name a number: pinned, else locked, else the lowest free number of the
+/// range. Returns the numbers and the lock to write.
+fn allocate_qids(
+    cx: &mut Ctx,
+    pack: &PackFile,
+    hub_id: &str,
+    names: &[QidName],
+    lock: &Lock,
+    lock_name: &str,
+) -> (BTreeMap<String, i64>, Lock) {
+    let (first, last, range_span) = match &pack.qids {
+        Some(r) => (
+            *r.get_ref().first.get_ref(),
+            *r.get_ref().last.get_ref(),
+            r.span(),
+        ),
+        None => (DEFAULT_QID_FIRST, DEFAULT_QID_LAST, 0..0),
+    };
+    if first <= 0 || last < first {
+        cx.error(
+            "PK043",
+            range_span,
+            format!("the QID range {first}–{last} is empty or invalid"),
+        )
+        .help("set [qids] first and last with 0 < first <= last");
+        return (BTreeMap::new(), lock.clone());
+    }
+    let empty = BTreeMap::new();
+    let mine = lock.packs.get(hub_id).unwrap_or(&empty);
+    let taken_by_lock = lock.all_numbers();
+    let mut used: BTreeSet<i64> = taken_by_lock.keys().copied().collect();
+    let mut out = BTreeMap::new();
+    // Pins first, so that allocation never hands a pinned number to another name.
+    for (name, _, pin) in names {
+        if let Some((q, span)) = pin {
+            if let Some(l) = mine.get(name)
+                && l.qid != *q
+            {
+                cx.error(
+                    "PK041",
+                    span.clone(),
+                    format!("\"{name}\" pins QID {q}, but {lock_name} records {} for it", l.qid),
+                )
+                .help(format!(
+                    "a released QID must keep its number: pin {} (or remove the pin). To renumber on purpose, delete the line from {lock_name}",
+                    l.qid
+                ));
+                continue;
+            }
+            if let Some((owner_hub, owner_name)) = taken_by_lock.get(q)
+                && !(*owner_hub == hub_id && owner_name == name)
+            {
+                cx.error(
+                    "PK042",
+                    span.clone(),
+                    format!("QID {q} is recorded in {lock_name} for \"{owner_name}\" (pack {owner_hub})"),
+                )
+                .help("pick another number or remove the pin; a number recorded in the lock is never given to another name");
+                continue;
+            }
+            used.insert(*q);
+            out.insert(name.clone(), *q);
+        }
+    }
+    let mut next = first;
+    for (name, span, pin) in names {
+        if pin.is_some() {
+            continue;
+        }
+        if let Some(l) = mine.get(name) {
+            out.insert(name.clone(), l.qid);
+            continue;
+        }
+        while used.contains(&next) && next <= last {
+            next += 1;
+        }
+        if next > last {
+            cx.error(
+                "PK043",
+                span.clone(),
+                format!("no free QID left in {first}–{last} for \"{name}\""),
+            )
+            .help("widen [qids] first/last, or pin a number with `qid = …`");
+            continue;
+        }
+        used.insert(next);
+        out.insert(name.clone(), next);
+    }
+    let mut new_lock = lock.clone();
+    let entry = new_lock.packs.entry(hub_id.to_string()).or_default();
+    for (name, q) in &out {
+        entry
+            .entry(name.clone())
+            .and_modify(|l| l.qid = *q)
+            .or_insert(Locked {
+                qid: *q,
+                span: 0..0,
+            });
+    }
+    (out, new_lock)
+}
+
+fn first_lock_change(
+    new: &Lock,
+    old: &Lock,
+    hub: &str,
+    names: &[QidName],
+) -> (String, Range<usize>) {
+    let empty = BTreeMap::new();
+    let (n, o) = (
+        new.packs.get(hub).unwrap_or(&empty),
+        old.packs.get(hub).unwrap_or(&empty),
+    );
+    for (name, span, _) in names {
+        match (n.get(name), o.get(name)) {
+            (Some(a), None) => {
+                return (format!("\"{name}\" would get QID {}", a.qid), span.clone());
+            }
+            (Some(a), Some(b)) if a.qid != b.qid => {
+                return (
+                    format!("\"{name}\" would move from {} to {}", b.qid, a.qid),
+                    span.clone(),
+                );
+            }
+            _ => {}
+        }
+    }
+    ("a pack entry would be added".into(), 0..0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_properties(
+    cx: &mut Ctx,
+    pack: &PackFile,
+    ext: &mut Extension,
+    ns: &Uuid,
+    event_qids: &BTreeMap<&str, i64>,
+    type_id: i64,
+    owner: &str,
+    date_ms: i64,
+) {
+    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut seq = 1;
+    for p in &pack.properties {
+        let p = p.get_ref();
+        let name = p.name.get_ref().clone();
+        if name.trim().is_empty() {
+            cx.error("PK050", p.name.span(), "the property name is empty")
+                .help("name the property, e.g. \"TargetObjectName\"");
+        }
+        if let Some(first) = names.get(&name) {
+            let first = cx.loc(first.clone());
+            cx.error(
+                "PK050",
+                p.name.span(),
+                format!("the property \"{name}\" is declared twice"),
+            )
+            .help("declare a property once and list several expressions under it")
+            .note(format!(
+                "first declared at {}:{}:{}",
+                first.file, first.line, first.column
+            ));
+        } else {
+            names.insert(name.clone(), p.name.span());
+        }
+        let property_type = match p.kind {
+            PropertyType::String => "string",
+            PropertyType::Number => "numeric",
+            PropertyType::Ip => "ip",
+            PropertyType::Port => "port",
+            PropertyType::Time => "time",
+        };
+        if p.kind == PropertyType::Time && p.date_pattern.is_none() {
+            cx.error(
+                "PK057",
+                p.name.span(),
+                format!("the time property \"{name}\" has no `date_pattern`"),
+            )
+            .help("add a Java date pattern, e.g. date_pattern = \"yyyy-MM-dd'T'HH:mm:ss.SSSX\"");
+        }
+        let id = Uuid::new_v5(ns, format!("property:{name}").as_bytes()).to_string();
+        ext.properties.push(CustomProperty {
+            id: id.clone(),
+            name: name.clone(),
+            property_type,
+            description: p.description.clone().unwrap_or_default(),
+            date_pattern: p.date_pattern.as_ref().map(|d| d.get_ref().clone()),
+            sequence_id: ext.properties.len() as i64 + 1,
+            username: owner.to_string(),
+            date_ms,
+        });
+        if p.expressions.get_ref().is_empty() {
+            cx.error(
+                "PK051",
+                p.expressions.span(),
+                format!("the property \"{name}\" has no expression"),
+            )
+            .help("add a [[property.expression]] with `json` or `regex`");
+        }
+        for (rank, ex) in p.expressions.get_ref().iter().enumerate() {
+            let span = ex.span();
+            let ex = ex.get_ref();
+            let extraction = match (&ex.json, &ex.regex) {
+                (Some(j), None) => {
+                    if ex.capture_group.is_some() {
+                        cx.error(
+                            "PK051",
+                            span.clone(),
+                            "`capture_group` goes with `regex`, not `json`",
+                        )
+                        .help("remove capture_group");
+                    }
+                    match KeyPath::parse(j.get_ref()) {
+                        Ok(path) => {
+                            if let Some(sample) = &ex.sample {
+                                check_sample_json(cx, sample, &path, j.get_ref());
+                            }
+                        }
+                        Err(e) => {
+                            cx.error("PK054", j.span(), format!("not a QRadar JSON key path: {e}"))
+                                .help("write a slash before each quoted key, e.g. /\"properties\"/\"result\"; index arrays with [0]");
+                        }
+                    }
+                    Extraction::Json(j.get_ref().clone())
+                }
+                (None, Some(r)) => {
+                    let group = ex.capture_group.as_ref().map(|g| *g.get_ref()).unwrap_or(1);
+                    match regex::Regex::new(r.get_ref()) {
+                        Ok(re) => {
+                            let groups = re.captures_len() as i64 - 1;
+                            if group < 1 || group > groups {
+                                let gspan = ex
+                                    .capture_group
+                                    .as_ref()
+                                    .map(|g| g.span())
+                                    .unwrap_or(r.span());
+                                cx.error("PK053", gspan, format!("capture group {group} does not exist: the regex has {groups}"))
+                                    .help("put the value in parentheses in the regex and give its number");
+                            } else if let Some(sample) = &ex.sample
+                                && re
+                                    .captures(sample.get_ref())
+                                    .and_then(|c| c.get(group as usize))
+                                    .is_none()
+                            {
+                                cx.error("PK056", sample.span(), "the regex extracts nothing from its sample")
+                                    .help("fix the regex or the sample: QRadar would leave the property empty on such events");
+                            }
+                        }
+                        Err(e) => {
+                            cx.error("PK052", r.span(), format!("the regex does not compile: {}", first_line(&e.to_string())))
+                                .help("fix the pattern (qrpack reads Rust regex syntax, close to Java's for common patterns)");
+                        }
+                    }
+                    Extraction::Regex {
+                        regex: r.get_ref().clone(),
+                        capture_group: group,
+                    }
+                }
+                _ => {
+                    cx.error(
+                        "PK051",
+                        span.clone(),
+                        "an expression needs exactly one of `json` or `regex`",
+                    )
+                    .help("write json = '/\"key\"' or regex = '…' with capture_group");
+                    continue;
+                }
+            };
+            let payload = ex
+                .sample
+                .as_ref()
+                .map(|s| base64::engine::general_purpose::STANDARD.encode(s.get_ref().as_bytes()));
+            let targets: Vec<(String, i64)> = if ex.events.is_empty() {
+                vec![("*".to_string(), -1)]
+            } else {
+                let mut t = Vec::new();
+                for en in &ex.events {
+                    match event_qids.get(en.get_ref().as_str()) {
+                        Some(q) => t.push((en.get_ref().clone(), *q)),
+                        None => {
+                            cx.error(
+                                "PK055",
+                                en.span(),
+                                format!("no event is named \"{}\" in this pack", en.get_ref()),
+                            )
+                            .help("use the exact `name` of one of the pack's [[event]]s");
+                        }
+                    }
+                }
+                t
+            };
+            for (event, qid) in targets {
+                ext.expressions.push(PropertyExpression {
+                    id: Uuid::new_v5(
+                        ns,
+                        format!("expression:{name}:{}:{event}", rank + 1).as_bytes(),
+                    )
+                    .to_string(),
+                    property_id: id.clone(),
+                    extraction: extraction.clone(),
+                    device_type_id: type_id,
+                    qid,
+                    payload: payload.clone(),
+                    enabled: ex.enabled,
+                    rank: rank as i64 + 1,
+                    sequence_id: seq,
+                    username: owner.to_string(),
+                    date_ms,
+                });
+                seq += 1;
+            }
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+fn check_sample_json(cx: &mut Ctx, sample: &toml::Spanned<String>, path: &KeyPath, text: &str) {
+    match serde_json::from_str::<serde_json::Value>(sample.get_ref()) {
+        Ok(v) => {
+            if path.extract(&v).is_none() {
+                cx.error("PK056", sample.span(), format!("{text} extracts nothing from its sample"))
+                    .help("fix the key path or the sample: QRadar would leave the property empty on such events");
+            }
+        }
+        Err(e) => {
+            cx.error(
+                "PK056",
+                sample.span(),
+                format!("the sample of a JSON expression is not JSON: {e}"),
+            )
+            .help("paste one whole record as QRadar receives it");
+        }
+    }
+}
+
+/// Values AQL may name through `{{…}}` placeholders.
+struct Placeholders<'a> {
+    events: &'a [ResolvedEvent],
+    qids: &'a BTreeMap<String, i64>,
+    type_id: i64,
+}
+
+impl Placeholders<'_> {
+    /// Render `{{qids}}`, `{{qids:label=value}}`, `{{qid:Event name}}`,
+    /// `{{log_source_type}}`. Errors carry the byte range in `aql`.
+    fn render(&self, aql: &str) -> Result<String, (Range<usize>, String, String)> {
+        let mut out = String::with_capacity(aql.len());
+        let mut rest = aql;
+        let mut base = 0;
+        while let Some(open) = rest.find("{{") {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find("}}") else {
+                return Err((
+                    base + open..base + rest.len(),
+                    "unclosed `{{`".into(),
+                    "close the placeholder with `}}`".into(),
+                ));
+            };
+            let inner = rest[open + 2..open + close].trim();
+            let span = base + open..base + open + close + 2;
+            let value = self.one(inner).map_err(|(m, h)| (span.clone(), m, h))?;
+            out.push_str(&value);
+            base += open + close + 2;
+            rest = &rest[open + close + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn one(&self, inner: &str) -> Result<String, (String, String)> {
+        let list = |qs: Vec<i64>| {
+            qs.iter()
+                .map(|q| q.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if inner == "log_source_type" {
+            return Ok(self.type_id.to_string());
+        }
+        if inner == "qids" {
+            return Ok(list(
+                self.events
+                    .iter()
+                    .filter_map(|e| self.qids.get(&e.name).copied())
+                    .collect(),
+            ));
+        }
+        if let Some(sel) = inner.strip_prefix("qids:") {
+            let Some((k, v)) = sel.split_once('=') else {
+                return Err((
+                    format!("`{{{{{inner}}}}}` needs label=value"),
+                    "write {{qids:risk=MFA_Bypass_Risk}}".into(),
+                ));
+            };
+            let (k, v) = (k.trim(), v.trim());
+            let qs: Vec<i64> = self
+                .events
+                .iter()
+                .filter(|e| e.labels.get(k).map(String::as_str) == Some(v))
+                .filter_map(|e| self.qids.get(&e.name).copied())
+                .collect();
+            if qs.is_empty() {
+                return Err((
+                    format!("no event has the label {k} = \"{v}\""),
+                    "add the label to an event's [event.labels], or fix the selector".into(),
+                ));
+            }
+            return Ok(list(qs));
+        }
+        if let Some(name) = inner.strip_prefix("qid:") {
+            let name = name.trim();
+            return match self.events.iter().find(|e| e.name == name) {
+                Some(e) => Ok(self.qids.get(&e.name).copied().unwrap_or(0).to_string()),
+                None => Err((
+                    format!("no event is named \"{name}\" in this pack"),
+                    "use the exact `name` of one of the pack's [[event]]s".into(),
+                )),
+            };
+        }
+        Err((
+            format!("unknown placeholder `{{{{{inner}}}}}`"),
+            "placeholders are {{qids}}, {{qids:label=value}}, {{qid:Event name}} and {{log_source_type}}".into(),
+        ))
+    }
+}
+
+struct RuleCtx<'a> {
+    ns: &'a Uuid,
+    placeholders: &'a Placeholders<'a>,
+    qids: &'a BTreeMap<String, i64>,
+    owner: &'a str,
+    stamp: Stamp,
+    type_id: i64,
+    type_name: &'a str,
+    catalogue: &'a Catalogue,
+    skeletons: &'a Skeletons,
+}
+
+fn resolve_rules(
+    cx: &mut Ctx,
+    pack: &PackFile,
+    ext: &mut Extension,
+    rc: RuleCtx,
+    qidmap_id_of: &mut BTreeMap<String, i64>,
+) {
+    let date = rc.stamp.iso();
+    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, i64> = BTreeMap::new();
+    for (i, r) in pack.rules.iter().enumerate() {
+        let rspan = r.span();
+        let r = r.get_ref();
+        let name = r.name.get_ref().clone();
+        if name.trim().is_empty() {
+            cx.error("PK060", r.name.span(), "the rule name is empty")
+                .help("name the rule");
+        }
+        if let Some(first) = names.get(&name) {
+            let first = cx.loc(first.clone());
+            cx.error(
+                "PK060",
+                r.name.span(),
+                format!("the rule \"{name}\" is declared twice"),
+            )
+            .help("rule names must be unique: QRadar shows rules by name")
+            .note(format!(
+                "first declared at {}:{}:{}",
+                first.file, first.line, first.column
+            ));
+        } else {
+            names.insert(name.clone(), r.name.span());
+        }
+        let mut tests = Vec::new();
+        if r.log_source_type {
+            tests.push(RuleTest::LogSourceTypes(vec![(
+                rc.type_id,
+                rc.type_name.to_string(),
+            )]));
+        }
+        if !r.events.is_empty() {
+            let mut qs = Vec::new();
+            for en in &r.events {
+                match rc
+                    .placeholders
+                    .events
+                    .iter()
+                    .find(|e| &e.name == en.get_ref())
+                {
+                    Some(e) => {
+                        qs.push((rc.qids.get(&e.name).copied().unwrap_or(0), e.name.clone()))
+                    }
+                    None => {
+                        cx.error(
+                            "PK055",
+                            en.span(),
+                            format!("no event is named \"{}\" in this pack", en.get_ref()),
+                        )
+                        .help("use the exact `name` of one of the pack's [[event]]s");
+                    }
+                }
+            }
+            tests.push(RuleTest::Qids(qs));
+        }
+        if let Some(aql) = &r.aql {
+            match rc.placeholders.render(aql.get_ref()) {
+                Ok(f) if f.trim().is_empty() => {
+                    cx.error("PK061", aql.span(), "the AQL filter is empty")
+                        .help("remove `aql` or write a WHERE condition");
+                }
+                Ok(f) => tests.push(RuleTest::Aql(f)),
+                Err((_, m, h)) => {
+                    cx.error("PK061", aql.span(), m).help(h);
+                }
+            }
+        }
+        if tests.is_empty() {
+            cx.error(
+                "PK062",
+                rspan.clone(),
+                format!("the rule \"{name}\" tests nothing"),
+            )
+            .help("give it `events`, an `aql` filter, or keep `log_source_type = true`");
+        }
+        let id = i as i64 + 1;
+        let response = r.response.as_ref().map(|resp| {
+            let rs = resp.get_ref();
+            for (what, v) in [
+                ("severity", &rs.severity),
+                ("credibility", &rs.credibility),
+                ("relevance", &rs.relevance),
+            ] {
+                if !(0..=10).contains(v.get_ref()) {
+                    cx.error(
+                        "PK063",
+                        v.span(),
+                        format!("{what} {} is outside 0–10", v.get_ref()),
+                    )
+                    .help("QRadar scores run from 0 to 10");
+                }
+            }
+            let ev_name = rs
+                .event_name
+                .as_ref()
+                .map(|n| n.get_ref().clone())
+                .unwrap_or_else(|| name.clone());
+            let category = match &rs.category {
+                Some(c) => resolve_category(cx, rc.catalogue, c),
+                None => SINGLE_EVENT_RULE_MATCH,
+            };
+            let qid = rc.qids.get(&ev_name).copied().unwrap_or(0);
+            let description = rs.description.clone().unwrap_or_default();
+            if !qidmap_id_of.contains_key(&ev_name) {
+                let qm_id = ext.qidmaps.len() as i64 + 1;
+                qidmap_id_of.insert(ev_name.clone(), qm_id);
+                ext.qidmaps.push(QidMap {
+                    id: qm_id,
+                    qid,
+                    name: ev_name.clone(),
+                    description: description.clone(),
+                    severity: *rs.severity.get_ref(),
+                    low_level_category: category,
+                    uuid: Uuid::new_v5(rc.ns, format!("qidmap:{ev_name}").as_bytes()),
+                });
+            }
+            RuleResponse {
+                offense: rs.offense,
+                severity: *rs.severity.get_ref(),
+                credibility: *rs.credibility.get_ref(),
+                relevance: *rs.relevance.get_ref(),
+                qid,
+                low_level_category: category,
+                name: ev_name,
+                description,
+            }
+        });
+        let def = RuleDef {
+            id,
+            name: name.clone(),
+            notes: r.notes.clone().unwrap_or_default(),
+            enabled: r.enabled,
+            building_block: r.building_block,
+            owner: rc.owner.to_string(),
+            tests,
+            response,
+        };
+        match write_rule(&def, rc.skeletons) {
+            Ok(xml) => ext.rules.push(CustomRule {
+                id,
+                uuid: Uuid::new_v5(rc.ns, format!("rule:{name}").as_bytes()),
+                rule_data: base64::engine::general_purpose::STANDARD.encode(xml),
+                date: date.clone(),
+            }),
+            Err(e) => {
+                cx.error("PK064", rspan.clone(), e.to_string())
+                    .help("fix or replace the rule test skeleton");
+            }
+        }
+        if let Some(g) = &r.group {
+            let gname = g.get_ref().clone();
+            let gid = match groups.get(&gname) {
+                Some(gid) => *gid,
+                None => {
+                    let gid = ext.groups.len() as i64 + 1;
+                    groups.insert(gname.clone(), gid);
+                    ext.groups.push(Group {
+                        id: gid,
+                        name: gname.clone(),
+                        description: String::new(),
+                        user_name: rc.owner.to_string(),
+                        date: date.clone(),
+                    });
+                    gid
+                }
+            };
+            ext.group_links.push(GroupLink {
+                id: ext.group_links.len() as i64 + 1,
+                group_id: gid,
+                item_id: id,
+                user_name: rc.owner.to_string(),
+            });
+        }
+    }
+}
+
+fn resolve_searches(
+    cx: &mut Ctx,
+    pack: &PackFile,
+    ext: &mut Extension,
+    pack_path: &Path,
+    ph: &Placeholders,
+    ns: &Uuid,
+    owner: &str,
+) -> Vec<SearchFile> {
+    let mut out = Vec::new();
+    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    for s in &pack.searches {
+        let sspan = s.span();
+        let s = s.get_ref();
+        let name = s.name.get_ref().clone();
+        if let Some(first) = names.get(&name) {
+            let first = cx.loc(first.clone());
+            cx.error(
+                "PK072",
+                s.name.span(),
+                format!("the search \"{name}\" is declared twice"),
+            )
+            .help("give each saved search its own name")
+            .note(format!(
+                "first declared at {}:{}:{}",
+                first.file, first.line, first.column
+            ));
+            continue;
+        }
+        names.insert(name.clone(), s.name.span());
+        let file = format!("searches/{}.aql", slug_file_name(&name));
+        if !files.insert(file.clone()) {
+            cx.error(
+                "PK072",
+                s.name.span(),
+                format!("the search file name {file} is taken by another search"),
+            )
+            .help("rename the search: names that differ only in punctuation share a file name");
+            continue;
+        }
+        let (raw, src): (String, Option<(String, Range<usize>)>) = match (&s.aql, &s.aql_file) {
+            (Some(a), None) => (a.get_ref().clone(), None),
+            (None, Some(f)) => {
+                let path: PathBuf = pack_path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(f.get_ref());
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => {
+                        let shown = path.display().to_string();
+                        cx.extra_sources.push((shown.clone(), t.clone()));
+                        (t, Some((shown, f.span())))
+                    }
+                    Err(e) => {
+                        cx.error(
+                            "PK071",
+                            f.span(),
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                        .help("aql_file is relative to the pack file; check the path");
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                cx.error(
+                    "PK070",
+                    sspan.clone(),
+                    format!("the search \"{name}\" needs exactly one of `aql` or `aql_file`"),
+                )
+                .help("write the query inline (aql = '''…''') or point aql_file at a .aql file");
+                continue;
+            }
+        };
+        let aql = match ph.render(&raw) {
+            Ok(a) => a,
+            Err((range, m, h)) => {
+                match &src {
+                    Some((shown, _)) => {
+                        let loc = Location::in_text(shown, &raw, range);
+                        cx.diags.push(Diagnostic::error("PK061", m).at(loc).help(h));
+                    }
+                    None => {
+                        let span = s.aql.as_ref().map(|a| a.span()).unwrap_or(sspan.clone());
+                        cx.error("PK061", span, m).help(h);
+                    }
+                }
+                continue;
+            }
+        };
+        if aql.trim().is_empty() {
+            cx.error(
+                "PK070",
+                sspan.clone(),
+                format!("the search \"{name}\" is empty"),
+            )
+            .help("write the query");
+            continue;
+        }
+        if s.embed {
+            ext.searches.push(SavedSearch {
+                id: ext.searches.len() as i64 + 1,
+                name: name.clone(),
+                description: s.description.clone().unwrap_or_default(),
+                aql: aql.clone(),
+                username: owner.to_string(),
+                uuid: Uuid::new_v5(ns, format!("search:{name}").as_bytes()),
+            });
+            cx.diags.push(
+                Diagnostic::new("PK073", Severity::Info, format!("the search \"{name}\" is embedded as an unverified `customviewparams` row"))
+                    .at(cx.loc(s.name.span()))
+                    .note("no public QRadar export shows how saved searches are stored: see docs/saved-searches.md"),
+            );
+        }
+        let mut text = aql;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        out.push(SearchFile {
+            name,
+            file,
+            aql: text,
+        });
+    }
+    out
+}

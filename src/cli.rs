@@ -1,0 +1,60 @@
+//! The command line: argument definitions (clap derive; doc comments are the help text).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Build, validate and test IBM QRadar content extensions from declarative pack files.
+#[derive(Debug, Parser)]
+#[command(name = "qrpack", version, about, long_about = None)]
+pub struct Cli {
+    /// When to use colours in messages (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a pack file into an importable extension archive.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The pack file (TOML).
+    pub pack: PathBuf,
+    /// Folder to write the archive, saved searches and SHA256SUMS into.
+    #[arg(short, long, default_value = "dist")]
+    pub out_dir: PathBuf,
+    /// Fail instead of changing qrpack.lock (for CI: every QID must already be locked).
+    #[arg(long)]
+    pub locked: bool,
+    /// Low-level categories from your own QRadar (the JSON of
+    /// GET /api/data_classification/low_level_categories, or a CSV in the catalogue's columns).
+    #[arg(long, value_name = "FILE")]
+    pub categories: Option<PathBuf>,
+    /// A folder of rule test skeletons (<Class>.xml) replacing the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub rule_tests: Option<PathBuf>,
+    /// Output format of the build report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}

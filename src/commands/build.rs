@@ -1,0 +1,273 @@
+//! `qrpack build PACK`: write the extension archive, saved searches, SHA256SUMS and the
+//! lock. Every file is written atomically; a failed build writes nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Io, Outcome};
+use crate::archive::{sha256_hex, sha256sums, write_atomic};
+use crate::build::{Input, build};
+use crate::catalogue::Catalogue;
+use crate::cli::{BuildArgs, Format};
+use crate::diag::{Sources, render};
+use crate::lock::LOCK_FILE;
+use crate::rule::Skeletons;
+
+/// The JSON report of a build (`--format json`), frozen for scripts.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    archive: String,
+    sha256: String,
+    files: Vec<String>,
+    lock: String,
+    lock_changed: bool,
+    counts: Counts,
+    warnings: Vec<JsonFinding<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Counts {
+    events: usize,
+    dsm_events: usize,
+    properties: usize,
+    expressions: usize,
+    rules: usize,
+    searches: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonFinding<'a> {
+    code: &'a str,
+    severity: crate::diag::Severity,
+    message: &'a str,
+    file: Option<&'a str>,
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
+    let fail = |io: &mut Io, msg: String| {
+        let _ = writeln!(io.err, "error: {msg}");
+        Outcome::Failure
+    };
+    let pack_text = match std::fs::read_to_string(&args.pack) {
+        Ok(t) => t,
+        Err(e) => {
+            return fail(
+                io,
+                format!("cannot read the pack {}: {e}", args.pack.display()),
+            );
+        }
+    };
+    let lock_path = args
+        .pack
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(LOCK_FILE);
+    let lock_text = match std::fs::read_to_string(&lock_path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return fail(
+                io,
+                format!("cannot read the lock {}: {e}", lock_path.display()),
+            );
+        }
+    };
+    let owned_catalogue;
+    let catalogue = match &args.categories {
+        None => Catalogue::builtin(),
+        Some(p) => match load_categories(p) {
+            Ok(c) => {
+                owned_catalogue = c;
+                &owned_catalogue
+            }
+            Err(m) => return fail(io, m),
+        },
+    };
+    let skeletons = match &args.rule_tests {
+        None => Skeletons::builtin(),
+        Some(dir) => match load_skeletons(dir) {
+            Ok(s) => s,
+            Err(m) => return fail(io, m),
+        },
+    };
+    let sde = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return fail(
+                    io,
+                    format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"),
+                );
+            }
+        },
+        _ => None,
+    };
+    let input = Input {
+        pack_path: &args.pack,
+        pack_text: &pack_text,
+        lock: lock_text.as_deref().map(|t| (lock_path.as_path(), t)),
+        catalogue,
+        skeletons: &skeletons,
+        source_date_epoch: sde,
+        locked: args.locked,
+    };
+    let mut sources = Sources::new();
+    sources.add(args.pack.display().to_string(), pack_text.clone());
+    let built = match build(&input) {
+        Ok(b) => b,
+        Err(failed) => {
+            for (n, t) in failed.extra_sources {
+                sources.add(n, t);
+            }
+            let _ = write!(
+                io.err,
+                "{}",
+                render(&failed.diagnostics, &sources, io.color)
+            );
+            let n = failed.diagnostics.len();
+            let _ = writeln!(
+                io.err,
+                "error: could not build {}: {n} error{} (nothing was written)",
+                args.pack.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            return Outcome::Findings;
+        }
+    };
+    for (n, t) in &built.extra_sources {
+        sources.add(n.clone(), t.clone());
+    }
+    if !io.quiet && !built.findings.is_empty() {
+        let _ = write!(io.err, "{}", render(&built.findings, &sources, io.color));
+    }
+
+    // Write: searches, then the archive, then the sums over both, then the lock.
+    let out = &args.out_dir;
+    let mut written: Vec<(String, Vec<u8>)> = Vec::new();
+    for s in &built.searches {
+        written.push((s.file.clone(), s.aql.clone().into_bytes()));
+    }
+    written.push((built.archive_name.clone(), built.archive.clone()));
+    for (rel, bytes) in &written {
+        if let Err(e) = write_atomic(&out.join(rel), bytes) {
+            return fail(io, e.to_string());
+        }
+    }
+    let sums = sha256sums(
+        &written
+            .iter()
+            .map(|(n, b)| (n.clone(), b.as_slice()))
+            .collect::<Vec<_>>(),
+    );
+    if let Err(e) = write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()) {
+        return fail(io, e.to_string());
+    }
+    if built.lock_changed
+        && let Err(e) = write_atomic(&lock_path, built.lock.to_toml().as_bytes())
+    {
+        return fail(io, e.to_string());
+    }
+
+    let archive_path = out.join(&built.archive_name);
+    let x = &built.extension;
+    let counts = Counts {
+        events: x.qidmaps.len(),
+        dsm_events: x.dsm_events.len(),
+        properties: x.properties.len(),
+        expressions: x.expressions.len(),
+        rules: x.rules.len(),
+        searches: built.searches.len(),
+    };
+    match args.format {
+        Format::Json => {
+            let report = Report {
+                archive: archive_path.display().to_string(),
+                sha256: sha256_hex(&built.archive),
+                files: written
+                    .iter()
+                    .map(|(n, _)| out.join(n).display().to_string())
+                    .chain(std::iter::once(
+                        out.join("SHA256SUMS").display().to_string(),
+                    ))
+                    .collect(),
+                lock: lock_path.display().to_string(),
+                lock_changed: built.lock_changed,
+                counts,
+                warnings: built
+                    .findings
+                    .iter()
+                    .map(|d| JsonFinding {
+                        code: d.code,
+                        severity: d.severity,
+                        message: &d.message,
+                        file: d.location.as_ref().map(|l| l.file.as_str()),
+                        line: d.location.as_ref().map(|l| l.line),
+                        column: d.location.as_ref().map(|l| l.column),
+                    })
+                    .collect(),
+            };
+            let _ = serde_json::to_writer_pretty(&mut *io.out, &report);
+            let _ = writeln!(io.out);
+        }
+        Format::Human => {
+            if !io.quiet {
+                let _ = writeln!(
+                    io.out,
+                    "built {} ({} QIDs, {} mappings, {} properties, {} expressions, {} rules, {} searches)",
+                    archive_path.display(),
+                    counts.events,
+                    counts.dsm_events,
+                    counts.properties,
+                    counts.expressions,
+                    counts.rules,
+                    counts.searches
+                );
+                for s in &built.searches {
+                    let _ = writeln!(io.out, "  search  {}", out.join(&s.file).display());
+                }
+                let _ = writeln!(io.out, "  sums    {}", out.join("SHA256SUMS").display());
+                if built.lock_changed {
+                    let _ = writeln!(
+                        io.out,
+                        "  lock    {} (updated: commit it)",
+                        lock_path.display()
+                    );
+                }
+            }
+        }
+    }
+    Outcome::Success
+}
+
+fn load_categories(path: &PathBuf) -> Result<Catalogue, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the categories {}: {e}", path.display()))?;
+    let parsed = if text.trim_start().starts_with('[') {
+        Catalogue::from_api_json(&text)
+    } else {
+        Catalogue::from_csv(&text)
+    };
+    parsed.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn load_skeletons(dir: &Path) -> Result<Skeletons, String> {
+    let mut s = Skeletons::builtin();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the rule test folder {}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let p = entry.path();
+        if p.extension().and_then(|e| e.to_str()) == Some("xml")
+            && let Some(class) = p.file_stem().and_then(|s| s.to_str())
+        {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            s.insert(class, text);
+        }
+    }
+    Ok(s)
+}

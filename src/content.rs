@@ -1,0 +1,340 @@
+//! The QRadar content model: what QRadar stores, as rows named after its database tables.
+//! `build` fills it from a pack; the XML layer writes it (and reads it back), so every
+//! command shares one picture of an extension.
+//!
+//! Column sets are copied from real exports (`docs/qradar-format.md` §3.1). Column order
+//! inside a row carries no meaning in QRadar's files; we write a fixed order so the bytes
+//! are reproducible.
+
+use uuid::Uuid;
+
+/// One row: a table name and its columns in writing order. Values are the text QRadar
+/// writes (booleans `true`/`false`, numbers in decimal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub table: String,
+    pub columns: Vec<(String, String)>,
+}
+
+impl Row {
+    pub fn new(table: &str) -> Row {
+        Row {
+            table: table.to_string(),
+            columns: Vec::new(),
+        }
+    }
+    fn col(mut self, name: &str, value: impl ToString) -> Row {
+        self.columns.push((name.to_string(), value.to_string()));
+        self
+    }
+    /// The value of a column, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A whole content XML: `<qradarversion>` then the rows, in writing order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub qradar_version: String,
+    pub rows: Vec<Row>,
+}
+
+/// `qidmap`: a QID map entry. `id` is the row id that `dsmevent/qidmapid` points at;
+/// `qid` is the number events carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QidMap {
+    pub id: i64,
+    pub qid: i64,
+    pub name: String,
+    pub description: String,
+    pub severity: i64,
+    pub low_level_category: i64,
+    pub uuid: Uuid,
+}
+
+impl QidMap {
+    pub fn to_row(&self) -> Row {
+        Row::new("qidmap")
+            .col("id", self.id)
+            .col("qid", self.qid)
+            .col("qname", &self.name)
+            .col("qdescription", &self.description)
+            .col("severity", self.severity)
+            .col("lowlevelcategory", self.low_level_category)
+            // Every real user-created row carries these values.
+            .col("catpipename", "Echo")
+            .col("reverseip", false)
+            .col("ratethreshold", 0)
+            .col("rateinterval", 0)
+            .col("rateshortwindow", 0)
+            .col("ratelongwindow", 0)
+            .col("uuid", self.uuid)
+    }
+}
+
+/// `dsmevent`: maps (log source type, device event id, device event category) to a QID
+/// map entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsmEvent {
+    pub id: i64,
+    pub device_type_id: i64,
+    pub device_event_id: String,
+    pub device_event_category: String,
+    pub qidmap_id: i64,
+    pub credibility: i64,
+    pub uuid: Uuid,
+}
+
+impl DsmEvent {
+    pub fn to_row(&self) -> Row {
+        Row::new("dsmevent")
+            .col("id", self.id)
+            .col("devicetypeid", self.device_type_id)
+            .col("deviceeventid", &self.device_event_id)
+            .col("deviceeventcategory", &self.device_event_category)
+            .col("qidmapid", self.qidmap_id)
+            .col("credibility", self.credibility)
+            .col("customevent", true)
+            .col("unravelevent", 0)
+            .col("uuid", self.uuid)
+    }
+}
+
+/// `ariel_regex_property`: a custom event property (the name and type; the extraction
+/// lives in expression rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomProperty {
+    /// A UUID for user properties (`DEFAULTCUSTOMEVENTn` for IBM's own).
+    pub id: String,
+    pub name: String,
+    /// QRadar's type name: `string`, `numeric`, `ip`, `port`, `time`.
+    pub property_type: &'static str,
+    pub description: String,
+    pub date_pattern: Option<String>,
+    pub sequence_id: i64,
+    pub username: String,
+    pub date_ms: i64,
+}
+
+impl CustomProperty {
+    pub fn to_row(&self) -> Row {
+        let mut r = Row::new("ariel_regex_property")
+            .col("id", &self.id)
+            .col("propertyname", &self.name)
+            .col("propertytype", self.property_type)
+            .col("database", "events")
+            .col("forceparse", false)
+            .col("autodiscovered", false);
+        if let Some(p) = &self.date_pattern {
+            r = r.col("datepattern", p);
+        }
+        r.col("description", &self.description)
+            .col("sequenceid", self.sequence_id)
+            .col("tenant_id", 0)
+            .col("username", &self.username)
+            .col("creationdate", self.date_ms)
+            .col("editdate", self.date_ms)
+    }
+}
+
+/// How an expression extracts a property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extraction {
+    /// `ariel_property_json_expression`: a QRadar JSON key path.
+    Json(String),
+    /// `ariel_property_expression`: a regex and the capture group holding the value.
+    Regex { regex: String, capture_group: i64 },
+}
+
+/// An expression row: how one property is extracted for a log source type (and
+/// optionally one QID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyExpression {
+    pub id: String,
+    /// The property's `id`.
+    pub property_id: String,
+    pub extraction: Extraction,
+    pub device_type_id: i64,
+    /// `-1` means any QID.
+    pub qid: i64,
+    /// Base64 of a sample record.
+    pub payload: Option<String>,
+    pub enabled: bool,
+    pub rank: i64,
+    pub sequence_id: i64,
+    pub username: String,
+    pub date_ms: i64,
+}
+
+/// The class name real exports carry in `propertybase`.
+const PAYLOAD_BASE: &str = "com.q1labs.core.types.event.NormalizedEventProperties$Payload";
+
+impl PropertyExpression {
+    pub fn to_row(&self) -> Row {
+        let table = match self.extraction {
+            Extraction::Json(_) => "ariel_property_json_expression",
+            Extraction::Regex { .. } => "ariel_property_expression",
+        };
+        let mut r = Row::new(table)
+            .col("id", &self.id)
+            .col("ap_id", &self.property_id)
+            .col("devicetypeid", self.device_type_id)
+            .col("deviceid", -1)
+            .col("qid", self.qid)
+            .col("category", -1);
+        r = match &self.extraction {
+            Extraction::Json(e) => r.col("expression", e),
+            Extraction::Regex {
+                regex,
+                capture_group,
+            } => r.col("regex", regex).col("capturegroup", capture_group),
+        };
+        if let Some(p) = &self.payload {
+            r = r.col("payload", p);
+        }
+        r.col("propertybase", PAYLOAD_BASE)
+            .col("enabled", self.enabled)
+            .col("rank", self.rank)
+            .col("sequenceid", self.sequence_id)
+            .col("username", &self.username)
+            .col("creationdate", self.date_ms)
+            .col("editdate", self.date_ms)
+    }
+}
+
+/// `custom_rule`: a rule or building block; `rule_data` is base64 of the `<rule>` XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRule {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub rule_data: String,
+    /// ISO-8601 with milliseconds and offset.
+    pub date: String,
+}
+
+impl CustomRule {
+    pub fn to_row(&self) -> Row {
+        Row::new("custom_rule")
+            .col("id", self.id)
+            .col("uuid", self.uuid)
+            .col("origin", "USER")
+            .col("rule_type", 0)
+            .col("flags", 0)
+            .col("mod_date", &self.date)
+            .col("create_date", &self.date)
+            .col("rule_data", &self.rule_data)
+    }
+}
+
+/// The built-in group type of rule groups (`fgroup_type` id 3); referenced, never written.
+pub const RULE_GROUP_TYPE: i64 = 3;
+
+/// `fgroup`: a rule group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub user_name: String,
+    pub date: String,
+}
+
+impl Group {
+    pub fn to_row(&self) -> Row {
+        // parent 3 / level 2: a top-level group under the built-in rule tree, as public
+        // tools that write rule groups do [tool].
+        Row::new("fgroup")
+            .col("id", self.id)
+            .col("parent_id", RULE_GROUP_TYPE)
+            .col("type_id", RULE_GROUP_TYPE)
+            .col("level_id", 2)
+            .col("name", &self.name)
+            .col("description", &self.description)
+            .col("user_name", &self.user_name)
+            .col("modified_date", &self.date)
+    }
+}
+
+/// `fgroup_link`: files an item (a rule's `id`) under a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLink {
+    pub id: i64,
+    pub group_id: i64,
+    pub item_id: i64,
+    pub user_name: String,
+}
+
+impl GroupLink {
+    pub fn to_row(&self) -> Row {
+        Row::new("fgroup_link")
+            .col("id", self.id)
+            .col("fgroup_id", self.group_id)
+            .col("item_id", self.item_id)
+            .col("user_name", &self.user_name)
+    }
+}
+
+/// A saved search as the best-known row (`customviewparams`). **Unverified**: no public
+/// export shows this row (`docs/saved-searches.md`); written only when a pack asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedSearch {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub aql: String,
+    pub username: String,
+    pub uuid: Uuid,
+}
+
+impl SavedSearch {
+    pub fn to_row(&self) -> Row {
+        Row::new("customviewparams")
+            .col("id", self.id)
+            .col("cv_id", self.id)
+            .col("itemname", &self.name)
+            .col("database", "events")
+            .col("username", &self.username)
+            .col("shared", true)
+            .col("refcount", 0)
+            .col("uuid", self.uuid)
+            .col("description", &self.description)
+            .col("aql", &self.aql)
+    }
+}
+
+/// Everything a pack produces, typed; `to_content` lays it out as rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extension {
+    pub qradar_version: String,
+    pub qidmaps: Vec<QidMap>,
+    pub dsm_events: Vec<DsmEvent>,
+    pub properties: Vec<CustomProperty>,
+    pub expressions: Vec<PropertyExpression>,
+    pub groups: Vec<Group>,
+    pub rules: Vec<CustomRule>,
+    pub group_links: Vec<GroupLink>,
+    pub searches: Vec<SavedSearch>,
+}
+
+impl Extension {
+    /// The rows in a fixed order: what is referenced comes before what refers to it.
+    pub fn to_content(&self) -> Content {
+        let mut rows = Vec::new();
+        rows.extend(self.qidmaps.iter().map(QidMap::to_row));
+        rows.extend(self.dsm_events.iter().map(DsmEvent::to_row));
+        rows.extend(self.properties.iter().map(CustomProperty::to_row));
+        rows.extend(self.expressions.iter().map(PropertyExpression::to_row));
+        rows.extend(self.groups.iter().map(Group::to_row));
+        rows.extend(self.rules.iter().map(CustomRule::to_row));
+        rows.extend(self.group_links.iter().map(GroupLink::to_row));
+        rows.extend(self.searches.iter().map(SavedSearch::to_row));
+        Content {
+            qradar_version: self.qradar_version.clone(),
+            rows,
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The `<rule>` document inside `custom_rule/rule_data`: a rule's name, notes, tests and
+//! response, written with a real XML writer from test skeletons kept as data in
+//! `extension-templates/rule-tests/` (they differ between QRadar versions).
+
+use std::collections::BTreeMap;
+
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::{Reader, Writer};
+use thiserror::Error;
+
+use crate::xml::{leaf, raw};
+
+/// A rule as the pack describes it, ready to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDef {
+    pub id: i64,
+    pub name: String,
+    pub notes: String,
+    pub enabled: bool,
+    pub building_block: bool,
+    pub owner: String,
+    pub tests: Vec<RuleTest>,
+    pub response: Option<RuleResponse>,
+}
+
+/// One test of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleTest {
+    /// `DeviceTypeID_Test`: log source type ids and their names (for the sentence).
+    LogSourceTypes(Vec<(i64, String)>),
+    /// `QID_Test`: QID numbers and names.
+    Qids(Vec<(i64, String)>),
+    /// `AQL_Test`: an AQL WHERE filter.
+    Aql(String),
+}
+
+impl RuleTest {
+    fn class(&self) -> &'static str {
+        match self {
+            RuleTest::LogSourceTypes(_) => "DeviceTypeID_Test",
+            RuleTest::Qids(_) => "QID_Test",
+            RuleTest::Aql(_) => "AQL_Test",
+        }
+    }
+
+    /// The sentence QRadar shows for the test.
+    fn text(&self) -> String {
+        match self {
+            RuleTest::LogSourceTypes(types) => format!(
+                "when the event(s) were detected by one or more of these log source types: {}",
+                types
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            RuleTest::Qids(qids) => format!(
+                "when the event QID is one of the following QIDs: {}",
+                qids.iter()
+                    .map(|(q, n)| format!("({q}) {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            RuleTest::Aql(f) => format!("when the event matches this AQL filter query: {f}"),
+        }
+    }
+
+    /// The value of `<parameter id="1"><userSelection>`.
+    fn selection(&self) -> String {
+        match self {
+            RuleTest::LogSourceTypes(types) => join_ids(types.iter().map(|(i, _)| *i)),
+            RuleTest::Qids(qids) => join_ids(qids.iter().map(|(q, _)| *q)),
+            RuleTest::Aql(f) => aql_selection(f),
+        }
+    }
+}
+
+fn join_ids(ids: impl Iterator<Item = i64>) -> String {
+    ids.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// How the rule wizard stores an AQL filter [tool]: the URL-encoded filter, `|`, then the
+/// URL-encoded JSON array holding the same filter.
+pub fn aql_selection(filter: &str) -> String {
+    let json = serde_json::to_string(&[filter]).unwrap_or_default();
+    format!("{}|{}", url_encode(filter), url_encode(&json))
+}
+
+/// Percent-encoding that both Java's `URLDecoder` and RFC 3986 decoders read back
+/// unchanged: everything but ASCII letters, digits and `.-*_` is `%XX`.
+fn url_encode(s: &str) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    const SET: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'*')
+        .remove(b'_');
+    utf8_percent_encode(s, SET).to_string()
+}
+
+/// What a rule does when it matches: dispatch an event (with its own QID), optionally
+/// forcing an offense.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleResponse {
+    pub offense: bool,
+    pub severity: i64,
+    pub credibility: i64,
+    pub relevance: i64,
+    pub qid: i64,
+    pub low_level_category: i64,
+    pub name: String,
+    pub description: String,
+}
+
+/// Test skeletons by class name (`QID_Test` …).
+#[derive(Debug, Clone)]
+pub struct Skeletons {
+    by_class: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Error)]
+pub enum RuleError {
+    #[error("no rule test skeleton for {0} (expected a file {0}.xml)")]
+    MissingSkeleton(&'static str),
+    #[error("rule test skeleton {class}.xml is not well-formed XML: {reason}")]
+    BadSkeleton { class: String, reason: String },
+}
+
+impl Skeletons {
+    /// The skeletons embedded in the binary, from `extension-templates/rule-tests/`.
+    pub fn builtin() -> Skeletons {
+        let mut by_class = BTreeMap::new();
+        for (class, text) in [
+            (
+                "DeviceTypeID_Test",
+                include_str!("../extension-templates/rule-tests/DeviceTypeID_Test.xml"),
+            ),
+            (
+                "QID_Test",
+                include_str!("../extension-templates/rule-tests/QID_Test.xml"),
+            ),
+            (
+                "AQL_Test",
+                include_str!("../extension-templates/rule-tests/AQL_Test.xml"),
+            ),
+        ] {
+            by_class.insert(class.to_string(), text.to_string());
+        }
+        Skeletons { by_class }
+    }
+
+    /// Replace or add a skeleton (e.g. one a user keeps for their QRadar version).
+    pub fn insert(&mut self, class: &str, xml: String) {
+        self.by_class.insert(class.to_string(), xml);
+    }
+}
+
+/// The `<rule>` XML for `rule`.
+pub fn write_rule(rule: &RuleDef, skeletons: &Skeletons) -> Result<Vec<u8>, RuleError> {
+    let mut w = Writer::new(Vec::new());
+    write_rule_to(&mut w, rule, skeletons)?;
+    Ok(w.into_inner())
+}
+
+fn io(e: std::io::Error) -> RuleError {
+    // Writing into a Vec does not fail; keep the error path total anyway.
+    RuleError::BadSkeleton {
+        class: "<writer>".into(),
+        reason: e.to_string(),
+    }
+}
+
+fn write_rule_to(
+    w: &mut Writer<Vec<u8>>,
+    rule: &RuleDef,
+    skeletons: &Skeletons,
+) -> Result<(), RuleError> {
+    let id = rule.id.to_string();
+    let mut start = BytesStart::new("rule");
+    start.push_attribute(("owner", rule.owner.as_str()));
+    start.push_attribute(("scope", "LOCAL"));
+    start.push_attribute(("type", "EVENT"));
+    start.push_attribute(("roleDefinition", "false"));
+    start.push_attribute(("buildingBlock", bool_str(rule.building_block)));
+    start.push_attribute(("enabled", bool_str(rule.enabled)));
+    start.push_attribute(("id", id.as_str()));
+    w.write_event(Event::Start(start)).map_err(io)?;
+    raw(w, "\n\t").map_err(io)?;
+    leaf(w, "name", &rule.name).map_err(io)?;
+    raw(w, "\n\t").map_err(io)?;
+    leaf(w, "notes", &rule.notes).map_err(io)?;
+    raw(w, "\n\t").map_err(io)?;
+    w.write_event(Event::Start(BytesStart::new("testDefinitions")))
+        .map_err(io)?;
+    for (uid, test) in rule.tests.iter().enumerate() {
+        raw(w, "\n\t\t").map_err(io)?;
+        let class = test.class();
+        let skeleton = skeletons
+            .by_class
+            .get(class)
+            .ok_or(RuleError::MissingSkeleton(class))?;
+        fill_skeleton(w, class, skeleton, uid, &test.text(), &test.selection())?;
+    }
+    raw(w, "\n\t").map_err(io)?;
+    w.write_event(Event::End(BytesEnd::new("testDefinitions")))
+        .map_err(io)?;
+    if let Some(r) = &rule.response {
+        write_response(w, r).map_err(io)?;
+    }
+    raw(w, "\n").map_err(io)?;
+    w.write_event(Event::End(BytesEnd::new("rule")))
+        .map_err(io)?;
+    Ok(())
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+fn write_response(w: &mut Writer<Vec<u8>>, r: &RuleResponse) -> std::io::Result<()> {
+    let offense = bool_str(r.offense);
+    raw(w, "\n\t")?;
+    let mut actions = BytesStart::new("actions");
+    actions.push_attribute(("flowAnalysisInterval", "0"));
+    actions.push_attribute(("includeAttackerEventsInterval", "0"));
+    actions.push_attribute(("forceOffenseCreation", offense));
+    actions.push_attribute(("offenseMapping", "0"));
+    w.write_event(Event::Empty(actions))?;
+    raw(w, "\n\t")?;
+    let mut responses = BytesStart::new("responses");
+    for flag in [
+        "referenceTableRemove",
+        "referenceMapOfMapsRemove",
+        "referenceMapOfSetsRemove",
+        "referenceMapRemove",
+        "referenceTable",
+        "referenceMapOfMaps",
+        "referenceMapOfSets",
+        "referenceMap",
+    ] {
+        responses.push_attribute((flag, "false"));
+    }
+    w.write_event(Event::Start(responses))?;
+    raw(w, "\n\t\t")?;
+    let (cat, qid, sev, cred, rel) = (
+        r.low_level_category.to_string(),
+        r.qid.to_string(),
+        r.severity.to_string(),
+        r.credibility.to_string(),
+        r.relevance.to_string(),
+    );
+    let mut ne = BytesStart::new("newevent");
+    ne.push_attribute(("lowLevelCategory", cat.as_str()));
+    ne.push_attribute(("offenseMapping", "0"));
+    ne.push_attribute(("forceOffenseCreation", offense));
+    ne.push_attribute(("qid", qid.as_str()));
+    ne.push_attribute(("contributeOffenseName", "true"));
+    ne.push_attribute(("overrideOffenseName", "false"));
+    ne.push_attribute(("describeOffense", "true"));
+    ne.push_attribute(("relevance", rel.as_str()));
+    ne.push_attribute(("credibility", cred.as_str()));
+    ne.push_attribute(("severity", sev.as_str()));
+    ne.push_attribute(("description", r.description.as_str()));
+    ne.push_attribute(("name", r.name.as_str()));
+    w.write_event(Event::Empty(ne))?;
+    raw(w, "\n\t")?;
+    w.write_event(Event::End(BytesEnd::new("responses")))
+}
+
+/// Copy a skeleton's events, setting `uid`, the `<text>` and parameter 1's
+/// `<userSelection>`.
+fn fill_skeleton(
+    w: &mut Writer<Vec<u8>>,
+    class: &str,
+    skeleton: &str,
+    uid: usize,
+    text: &str,
+    selection: &str,
+) -> Result<(), RuleError> {
+    let bad = |reason: String| RuleError::BadSkeleton {
+        class: class.to_string(),
+        reason,
+    };
+    let mut reader = Reader::from_str(skeleton.trim());
+    let uid = uid.to_string();
+    let mut path: Vec<String> = Vec::new();
+    let mut param_id: Option<String> = None;
+    let mut filled_text = false;
+    let mut filled_selection = false;
+    loop {
+        let ev = reader.read_event().map_err(|e| bad(e.to_string()))?;
+        match ev {
+            Event::Eof => break,
+            Event::Start(s) | Event::Empty(s) if path.is_empty() && s.name().as_ref() == "test" => {
+                let mut out = BytesStart::new("test");
+                for a in s.attributes() {
+                    let a = a.map_err(|e| bad(e.to_string()))?;
+                    let key = a.key.as_ref().to_string();
+                    let val = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| bad(e.to_string()))?
+                        .into_owned();
+                    if key == "uid" {
+                        out.push_attribute(("uid", uid.as_str()));
+                    } else {
+                        out.push_attribute((key.as_str(), val.as_str()));
+                    }
+                }
+                w.write_event(Event::Start(out)).map_err(io)?;
+                path.push("test".into());
+            }
+            Event::Start(s) => {
+                let name = s.name().as_ref().to_string();
+                if name == "parameter" {
+                    param_id = s.try_get_attribute("id").ok().flatten().and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    });
+                }
+                let fill = match name.as_str() {
+                    "text" if path.len() == 1 => Some(text),
+                    "userSelection" if param_id.as_deref() == Some("1") => Some(selection),
+                    _ => None,
+                };
+                w.write_event(Event::Start(s.into_owned())).map_err(io)?;
+                path.push(name.clone());
+                if let Some(value) = fill {
+                    if name == "text" {
+                        filled_text = true;
+                    } else {
+                        filled_selection = true;
+                    }
+                    if !value.is_empty() {
+                        w.write_event(Event::Text(BytesText::new(value)))
+                            .map_err(io)?;
+                    }
+                    // Skip the skeleton's own content up to the matching end tag.
+                    let end = reader
+                        .read_to_end(s_name(&name))
+                        .map_err(|e| bad(e.to_string()));
+                    end?;
+                    path.pop();
+                    w.write_event(Event::End(BytesEnd::new(name))).map_err(io)?;
+                }
+            }
+            Event::End(e) => {
+                path.pop();
+                let name = e.name().as_ref().to_string();
+                if name == "parameter" {
+                    param_id = None;
+                }
+                w.write_event(Event::End(e.into_owned())).map_err(io)?;
+            }
+            other => w.write_event(other.into_owned()).map_err(io)?,
+        }
+    }
+    if !filled_text || !filled_selection {
+        return Err(bad(
+            "it needs a <text> element and a <userSelection> inside <parameter id=\"1\">".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn s_name(name: &str) -> quick_xml::name::QName<'_> {
+    quick_xml::name::QName(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RuleDef {
+        RuleDef {
+            id: 7,
+            name: "R & <D>".into(),
+            notes: "a \"note\"".into(),
+            enabled: true,
+            building_block: false,
+            owner: "admin".into(),
+            tests: vec![
+                RuleTest::LogSourceTypes(vec![(445, "Microsoft Azure Active Directory".into())]),
+                RuleTest::Qids(vec![(2000000, "A".into()), (2000001, "B".into())]),
+                RuleTest::Aql("\"Result\" = 'success' AND x > 1".into()),
+            ],
+            response: Some(RuleResponse {
+                offense: true,
+                severity: 8,
+                credibility: 7,
+                relevance: 9,
+                qid: 2000009,
+                low_level_category: 12002,
+                name: "R".into(),
+                description: "d".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn rule_xml_is_well_formed_and_filled() {
+        let xml =
+            String::from_utf8(write_rule(&sample(), &Skeletons::builtin()).unwrap_or_default())
+                .unwrap_or_default();
+        assert!(xml.starts_with("<rule owner=\"admin\""), "{xml}");
+        assert!(xml.contains("<name>R &amp; &lt;D&gt;</name>"), "{xml}");
+        assert!(
+            xml.contains("uid=\"2\" name=\"com.q1labs.semsources.cre.tests.AQL_Test\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<userSelection>445</userSelection>"), "{xml}");
+        assert!(
+            xml.contains("<userSelection>2000000, 2000001</userSelection>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<userSelection>events</userSelection>"),
+            "{xml}"
+        );
+        assert!(xml.contains("qid=\"2000009\""), "{xml}");
+        // parses back with a real reader from start to end
+        let mut r = Reader::from_str(&xml);
+        let mut depth = 0i32;
+        loop {
+            match r.read_event() {
+                Ok(Event::Eof) => break,
+                Ok(Event::Start(_)) => depth += 1,
+                Ok(Event::End(_)) => depth -= 1,
+                Ok(_) => {}
+                Err(e) => panic!("{e}: {xml}"),
+            }
+        }
+        assert_eq!(depth, 0);
+    }
+
+    #[test]
+    fn aql_selection_round_trips_through_percent_decoding() {
+        let f = "\"Result\" = 'success' OR x+1 = 2 | LOWER(a) LIKE '%b%'";
+        let sel = aql_selection(f);
+        let (a, b) = sel.split_once('|').unwrap_or_default();
+        assert!(!a.contains(' ') && !a.contains('+'));
+        let a = percent_encoding::percent_decode_str(a)
+            .decode_utf8_lossy()
+            .into_owned();
+        let b = percent_encoding::percent_decode_str(b)
+            .decode_utf8_lossy()
+            .into_owned();
+        assert_eq!(a, f);
+        assert_eq!(
+            serde_json::from_str::<Vec<String>>(&b).unwrap_or_default(),
+            vec![f.to_string()]
+        );
+    }
+
+    #[test]
+    fn skeleton_without_selection_is_refused() {
+        let mut s = Skeletons::builtin();
+        s.insert("QID_Test", "<test uid=\"0\"><text></text></test>".into());
+        let err = write_rule(&sample(), &s)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("QID_Test"), "{err}");
+    }
+}

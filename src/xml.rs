@@ -1,0 +1,84 @@
+//! Writing QRadar's content XML (and the small XML documents nested in it) with a real
+//! XML writer: every value is escaped by quick-xml, never pasted into markup.
+
+use std::io::Write;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::content::Content;
+
+/// The content XML, laid out as QRadar's own exports are: an XML declaration, `<content>`,
+/// `<qradarversion>` first, then one element per row with one child per column, indented
+/// with tabs.
+pub fn write_content(content: &Content) -> Vec<u8> {
+    let mut w = Writer::new(Vec::with_capacity(256 + content.rows.len() * 512));
+    // Writing into a Vec cannot fail; the io::Result is an artefact of the Write trait.
+    let _ = write_content_to(&mut w, content);
+    w.into_inner()
+}
+
+fn write_content_to<W: Write>(w: &mut Writer<W>, content: &Content) -> std::io::Result<()> {
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    raw(w, "\n")?;
+    w.write_event(Event::Start(BytesStart::new("content")))?;
+    raw(w, "\n\t")?;
+    leaf(w, "qradarversion", &content.qradar_version)?;
+    for row in &content.rows {
+        raw(w, "\n\t")?;
+        w.write_event(Event::Start(BytesStart::new(row.table.as_str())))?;
+        for (name, value) in &row.columns {
+            raw(w, "\n\t\t")?;
+            leaf(w, name, value)?;
+        }
+        raw(w, "\n\t")?;
+        w.write_event(Event::End(BytesEnd::new(row.table.as_str())))?;
+    }
+    raw(w, "\n")?;
+    w.write_event(Event::End(BytesEnd::new("content")))?;
+    raw(w, "\n")
+}
+
+/// `<name>value</name>`, value escaped; an empty value stays `<name></name>` as QRadar
+/// writes it.
+pub fn leaf<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> std::io::Result<()> {
+    w.write_event(Event::Start(BytesStart::new(name)))?;
+    if !value.is_empty() {
+        w.write_event(Event::Text(BytesText::new(value)))?;
+    }
+    w.write_event(Event::End(BytesEnd::new(name)))
+}
+
+/// Layout whitespace (never user data).
+pub fn raw<W: Write>(w: &mut Writer<W>, ws: &str) -> std::io::Result<()> {
+    debug_assert!(ws.chars().all(char::is_whitespace));
+    w.write_event(Event::Text(BytesText::from_escaped(ws)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::Row;
+
+    #[test]
+    fn escapes_values_and_keeps_empty_elements_open() {
+        let content = Content {
+            qradar_version: "2021.6.0".into(),
+            rows: vec![Row {
+                table: "ariel_property_json_expression".into(),
+                columns: vec![
+                    ("expression".into(), "/\"a\"/\"b<c>&\"".into()),
+                    ("payload".into(), String::new()),
+                ],
+            }],
+        };
+        let xml = String::from_utf8(write_content(&content)).unwrap_or_default();
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<content>\n\t<qradarversion>2021.6.0</qradarversion>\n\t<ariel_property_json_expression>\n"), "{xml}");
+        assert!(
+            xml.contains("<expression>/&quot;a&quot;/&quot;b&lt;c&gt;&amp;&quot;</expression>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<payload></payload>"), "{xml}");
+        assert!(xml.ends_with("</content>\n"));
+    }
+}
