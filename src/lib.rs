@@ -8,6 +8,7 @@ pub mod archive;
 pub mod build;
 pub mod catalogue;
 pub mod cli;
+pub mod codes;
 pub mod commands;
 pub mod content;
 pub mod diag;
