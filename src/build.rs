@@ -141,8 +141,8 @@ struct ResolvedEvent {
     credibility: i64,
     pinned: Option<(i64, Range<usize>)>,
     labels: BTreeMap<String, String>,
-    /// (device event id, device event category)
-    device_events: Vec<(String, String)>,
+    /// (device event id, device event category, the spelling's place in the pack)
+    device_events: Vec<(String, String, Range<usize>)>,
 }
 
 /// Build a pack.
@@ -261,11 +261,11 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             low_level_category: e.category,
             uuid: Uuid::new_v5(&ns, format!("qidmap:{}", e.name).as_bytes()),
         });
-        for (dev_id, dev_cat) in &e.device_events {
+        for (dev_id, dev_cat, spelling) in &e.device_events {
             let key = (dev_id.clone(), dev_cat.clone());
             if let Some((other, other_span)) = triples.get(&key) {
                 let first = cx.loc(other_span.clone());
-                let (other, span) = (other.clone(), e.span.clone());
+                let (other, span) = (other.clone(), spelling.clone());
                 cx.error(
                     "PK037",
                     span,
@@ -278,7 +278,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 .note(format!("first mapped at {}:{}:{}", first.file, first.line, first.column));
                 continue;
             }
-            triples.insert(key, (e.name.clone(), e.span.clone()));
+            triples.insert(key, (e.name.clone(), spelling.clone()));
             let norm = (normalize_spelling(dev_id), normalize_spelling(dev_cat));
             if let Some((other_event, other_id)) = normalized.get(&norm)
                 && other_event != &e.name
@@ -286,7 +286,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 let (oe, oi) = (other_event.clone(), other_id.clone());
                 cx.warn(
                     "PK038",
-                    e.span.clone(),
+                    spelling.clone(),
                     format!(
                         "\"{dev_id}\" (in \"{}\") differs from \"{oi}\" (in \"{oe}\") only by dash kind, case or spaces",
                         e.name
@@ -812,18 +812,25 @@ fn resolve_events(
                     .help("list at least one spelling");
             }
         }
-        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut values: BTreeMap<String, Vec<(String, Range<usize>)>> = BTreeMap::new();
         for p in &used {
             match matches.get(p) {
                 Some(v) => {
                     values.insert(
                         p.clone(),
-                        v.get_ref().iter().map(|s| s.get_ref().clone()).collect(),
+                        v.get_ref()
+                            .iter()
+                            .map(|s| (s.get_ref().clone(), s.span()))
+                            .collect(),
                     );
                 }
                 None => match defaults.get(p) {
                     Some(v) => {
-                        values.insert(p.clone(), v.clone());
+                        let at = e.matches.span();
+                        values.insert(
+                            p.clone(),
+                            v.iter().map(|s| (s.clone(), at.clone())).collect(),
+                        );
                     }
                     None => {
                         cx.error("PK035", e.matches.span(), format!("no value for the placeholder `{p}` of the [dsm] templates"))
@@ -834,26 +841,35 @@ fn resolve_events(
         }
         let mut device_events = Vec::new();
         let mut seen = BTreeSet::new();
+        // The place a spelling is reported at: the value of the event id template's first
+        // placeholder that this event lists itself.
+        let id_placeholders: Vec<&String> =
+            id_parts.iter().filter_map(|p| p.as_ref().err()).collect();
         for combo in cartesian(&values) {
             let pair = (
                 render_template(&id_parts, &combo),
                 render_template(&cat_parts, &combo),
             );
+            let at = id_placeholders
+                .iter()
+                .filter(|p| matches.contains_key(p.as_str()))
+                .find_map(|p| combo.get(p.as_str()).map(|(_, r)| r.clone()))
+                .unwrap_or_else(|| e.matches.span());
             if pair.0.is_empty() {
-                cx.error("PK035", e.matches.span(), "a device event id renders empty")
+                cx.error("PK035", at, "a device event id renders empty")
                     .help("give every placeholder a non-empty value");
                 continue;
             }
             if !seen.insert(pair.clone()) {
                 cx.error(
                     "PK037",
-                    e.matches.span(),
+                    at,
                     format!("the spelling \"{}\" is listed twice in this event", pair.0),
                 )
                 .help("remove the repeated spelling");
                 continue;
             }
-            device_events.push(pair);
+            device_events.push((pair.0, pair.1, at));
         }
         let labels = e
             .labels
@@ -886,7 +902,9 @@ fn join_names(s: &BTreeSet<String>) -> String {
     }
 }
 
-fn cartesian(values: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
+type Combo = BTreeMap<String, (String, Range<usize>)>;
+
+fn cartesian(values: &BTreeMap<String, Vec<(String, Range<usize>)>>) -> Vec<Combo> {
     let mut out = vec![BTreeMap::new()];
     for (k, vs) in values {
         let mut next = Vec::with_capacity(out.len() * vs.len());
@@ -902,12 +920,12 @@ fn cartesian(values: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, Str
     out
 }
 
-fn render_template(parts: &[Result<String, String>], values: &BTreeMap<String, String>) -> String {
+fn render_template(parts: &[Result<String, String>], values: &Combo) -> String {
     parts
         .iter()
         .map(|p| match p {
             Ok(lit) => lit.as_str(),
-            Err(name) => values.get(name).map(String::as_str).unwrap_or(""),
+            Err(name) => values.get(name).map(|(v, _)| v.as_str()).unwrap_or(""),
         })
         .collect()
 }

@@ -82,3 +82,169 @@ mod tests {
         assert!(xml.ends_with("</content>\n"));
     }
 }
+
+/// Why a content XML could not be read, and at which byte.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at byte {offset})")]
+pub struct ReadError {
+    pub message: String,
+    pub offset: u64,
+}
+
+/// Read a content XML into rows. Strict about what QRadar writes: a `<content>` root,
+/// flat rows of simple columns; DOCTYPE (and so any entity declaration) is refused, so no
+/// entity is ever expanded.
+pub fn read_content(bytes: &[u8]) -> Result<Content, ReadError> {
+    use quick_xml::Reader;
+    use quick_xml::events::Event as E;
+
+    let mut reader = Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let err = |r: &Reader<&[u8]>, m: String| ReadError {
+        message: m,
+        offset: r.buffer_position(),
+    };
+    let mut depth = 0usize;
+    let mut version: Option<String> = None;
+    let mut rows: Vec<crate::content::Row> = Vec::new();
+    let mut current: Option<crate::content::Row> = None;
+    let mut column: Option<(String, String)> = None;
+    loop {
+        let ev = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| err(&reader, e.to_string()))?;
+        match ev {
+            E::Eof => break,
+            E::DocType(_) => {
+                return Err(err(
+                    &reader,
+                    "DOCTYPE is not allowed in a content XML".into(),
+                ));
+            }
+            E::Start(s) => {
+                let name = std::str::from_utf8(s.name().as_ref().as_bytes())
+                    .map_err(|e| err(&reader, e.to_string()))?
+                    .to_string();
+                depth += 1;
+                match depth {
+                    1 if name == "content" => {}
+                    1 => {
+                        return Err(err(
+                            &reader,
+                            format!("the root element is <{name}>, not <content>"),
+                        ));
+                    }
+                    2 if name == "qradarversion" => column = Some((name, String::new())),
+                    2 => current = Some(crate::content::Row::new(&name)),
+                    3 => column = Some((name, String::new())),
+                    _ => {
+                        return Err(err(
+                            &reader,
+                            format!("<{name}> is nested deeper than a row's column"),
+                        ));
+                    }
+                }
+            }
+            E::Empty(s) => {
+                let name = s.name().as_ref().to_string();
+                match (depth, current.as_mut()) {
+                    (2, Some(row)) => row.columns.push((name, String::new())),
+                    (1, _) => rows.push(crate::content::Row::new(&name)),
+                    _ => {}
+                }
+            }
+            E::Text(t) => {
+                if let Some((_, v)) = column.as_mut() {
+                    let s = t.xml_content(quick_xml::XmlVersion::Implicit1_0);
+                    v.push_str(&s);
+                }
+            }
+            E::GeneralRef(r) => {
+                if let Some((_, v)) = column.as_mut() {
+                    let name = r.xml_content(quick_xml::XmlVersion::Implicit1_0);
+                    let ch = match r
+                        .resolve_char_ref()
+                        .map_err(|e| err(&reader, e.to_string()))?
+                    {
+                        Some(c) => c,
+                        None => match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(s) => s.chars().next().unwrap_or('\u{fffd}'),
+                            None => return Err(err(&reader, format!("unknown entity &{name};"))),
+                        },
+                    };
+                    v.push(ch);
+                }
+            }
+            E::CData(t) => {
+                if let Some((_, v)) = column.as_mut() {
+                    v.push_str(&t.into_inner());
+                }
+            }
+            E::End(_) => {
+                match depth {
+                    2 => {
+                        if let Some((n, v)) = column.take()
+                            && n == "qradarversion"
+                        {
+                            version = Some(v);
+                        }
+                        if let Some(row) = current.take() {
+                            rows.push(row);
+                        }
+                    }
+                    3 => {
+                        if let (Some(col), Some(row)) = (column.take(), current.as_mut()) {
+                            row.columns.push(col);
+                        }
+                    }
+                    _ => {}
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(Content {
+        qradar_version: version.ok_or_else(|| err(&reader, "no <qradarversion>".into()))?,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+    use crate::content::Row;
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let content = Content {
+            qradar_version: "2021.6.0".into(),
+            rows: vec![Row {
+                table: "qidmap".into(),
+                columns: vec![
+                    (
+                        "qname".into(),
+                        "Update application – x & <y> \"z\" 'w'".into(),
+                    ),
+                    ("qdescription".into(), String::new()),
+                ],
+            }],
+        };
+        let back = read_content(&write_content(&content)).expect("reads");
+        assert_eq!(back, content);
+    }
+
+    #[test]
+    fn resolves_character_references_and_refuses_doctype() {
+        let xml = "<?xml version=\"1.0\"?><content><qradarversion>1.2.3</qradarversion><r><a>&#x2013;&amp;&#39;</a><b/></r></content>";
+        let c = read_content(xml.as_bytes()).expect("reads");
+        assert_eq!(c.rows[0].get("a"), Some("–&'"));
+        assert_eq!(c.rows[0].get("b"), Some(""));
+        let bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><content><qradarversion>&lol;</qradarversion></content>";
+        let e = read_content(bomb.as_bytes()).expect_err("refused");
+        assert!(e.message.contains("DOCTYPE"), "{e}");
+        assert!(read_content(b"<other/>").is_err());
+        assert!(read_content(b"<content><qradarversion>1").is_err());
+    }
+}

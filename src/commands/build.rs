@@ -60,12 +60,10 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
             );
         }
     };
-    let lock_path = args
-        .pack
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(LOCK_FILE);
+    let lock_path = match args.pack.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir.join(LOCK_FILE),
+        None => PathBuf::from(LOCK_FILE),
+    };
     let lock_text = match std::fs::read_to_string(&lock_path) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

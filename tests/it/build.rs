@@ -1,0 +1,785 @@
+//! `qrpack build`: golden output, reproducibility, reading the archive back, and every
+//! kind of bad pack.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine;
+use qrpack::content::{Content, Row};
+
+use crate::common::*;
+
+fn build_in_memory(pack_dir: &Path) -> qrpack::build::Built {
+    let pack_path = pack_dir.join(PACK);
+    let pack_text = std::fs::read_to_string(&pack_path).expect("pack");
+    let lock_path = pack_dir.join("qrpack.lock");
+    let lock_text = std::fs::read_to_string(&lock_path).expect("lock");
+    let skeletons = qrpack::rule::Skeletons::builtin();
+    let input = qrpack::build::Input {
+        pack_path: Path::new("entra-id-cloud-credentials.toml"),
+        pack_text: &pack_text,
+        lock: Some((&lock_path, &lock_text)),
+        catalogue: qrpack::catalogue::Catalogue::builtin(),
+        skeletons: &skeletons,
+        source_date_epoch: None,
+        locked: true,
+    };
+    // aql_file is read relative to the pack's folder: run from there.
+    let _ = pack_path;
+    qrpack::build::build(&qrpack::build::Input {
+        pack_path: &pack_dir.join(PACK),
+        ..input
+    })
+    .unwrap_or_else(|f| panic!("{:#?}", f.diagnostics))
+}
+
+#[test]
+fn golden_content_xml_and_manifest() {
+    let built = build_in_memory(&root().join("qid-maps"));
+    assert!(
+        !built.lock_changed,
+        "the committed lock must cover every QID of the default pack"
+    );
+    assert!(
+        built
+            .findings
+            .iter()
+            .all(|d| d.severity < qrpack::diag::Severity::Warning),
+        "{:#?}",
+        built.findings
+    );
+    insta::assert_snapshot!(
+        "default-pack-content-xml",
+        String::from_utf8(built.content_xml).expect("utf-8")
+    );
+    insta::assert_snapshot!(
+        "default-pack-manifest",
+        String::from_utf8(built.manifest.to_json()).expect("utf-8")
+    );
+    assert_eq!(
+        built.content_name,
+        "Entra ID Additional Cloud Credentials (T1098.001)-20261128000000.xml"
+    );
+}
+
+#[test]
+fn two_builds_give_identical_bytes() {
+    let (a, b) = (pack_dir(), pack_dir());
+    for d in [&a, &b] {
+        let out = qrpack(d.path(), &["build", PACK, "-o", "dist"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let files = files_below(&a.path().join("dist"));
+    assert_eq!(files, files_below(&b.path().join("dist")));
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        assert_eq!(
+            sha256_file(&a.path().join("dist").join(f)),
+            sha256_file(&b.path().join("dist").join(f)),
+            "{f} differs between builds"
+        );
+    }
+    // A third build over the first gives the same bytes again.
+    let before = sha256_file(&a.path().join("dist").join(ARCHIVE));
+    let out = qrpack(a.path(), &["build", PACK, "-o", "dist"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(before, sha256_file(&a.path().join("dist").join(ARCHIVE)));
+}
+
+#[test]
+fn sha256sums_cover_every_file_written() {
+    let d = pack_dir();
+    let out = qrpack(d.path(), &["build", PACK]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dist = d.path().join("dist");
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).expect("sums");
+    let mut listed = BTreeSet::new();
+    for line in sums.lines() {
+        let (hex, name) = line
+            .split_once("  ")
+            .expect("sha256sum format: <hex><two spaces><name>");
+        assert_eq!(hex.len(), 64);
+        assert_eq!(sha256_file(&dist.join(name)), hex, "{name}");
+        listed.insert(name.to_string());
+    }
+    let on_disk: BTreeSet<String> = files_below(&dist)
+        .into_iter()
+        .filter(|f| f != "SHA256SUMS")
+        .collect();
+    assert_eq!(listed, on_disk);
+}
+
+#[test]
+fn source_date_epoch_sets_the_build_time() {
+    let d = pack_dir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qrpack"))
+        .args(["build", PACK, "--format", "json"])
+        .current_dir(d.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["counts"]["rules"], 2);
+    let zip = read_zip(&d.path().join("dist").join(ARCHIVE));
+    assert!(
+        zip.keys().any(|n| n.ends_with("-20231114221320.xml")),
+        "{:?}",
+        zip.keys()
+    );
+}
+
+fn read_zip(p: &Path) -> BTreeMap<String, Vec<u8>> {
+    let f = std::fs::File::open(p).expect("open zip");
+    let mut z = zip::ZipArchive::new(f).expect("zip");
+    let mut out = BTreeMap::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).expect("entry");
+        assert!(e.unix_mode().is_none(), "no host metadata");
+        assert_eq!(e.compression(), zip::CompressionMethod::Deflated);
+        let name = e.name().expect("name").to_string();
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).expect("read entry");
+        out.insert(name, b);
+    }
+    out
+}
+
+fn rows<'c>(c: &'c Content, table: &str) -> Vec<&'c Row> {
+    c.rows.iter().filter(|r| r.table == table).collect()
+}
+
+fn col<'r>(r: &'r Row, name: &str) -> &'r str {
+    r.get(name)
+        .unwrap_or_else(|| panic!("{} has no {name}: {:?}", r.table, r.columns))
+}
+
+/// Read the built archive back with the zip and XML libraries and compare it with the
+/// pack, read independently as plain TOML.
+#[test]
+fn archive_holds_everything_the_pack_declares() {
+    let d = pack_dir();
+    let out = qrpack(d.path(), &["build", PACK]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let zip = read_zip(&d.path().join("dist").join(ARCHIVE));
+    assert_eq!(zip.len(), 2, "exactly the content XML and manifest.txt");
+    let names: Vec<&String> = zip.keys().collect();
+    assert!(names.iter().all(|n| !n.contains('/')), "flat archive");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&zip["manifest.txt"]).expect("manifest JSON");
+    let xml_name = names
+        .iter()
+        .find(|n| n.ends_with(".xml"))
+        .expect("content xml");
+    let content = qrpack::xml::read_content(&zip[*xml_name]).expect("content parses");
+
+    let pack: toml::Value =
+        toml::from_str(&std::fs::read_to_string(d.path().join(PACK)).expect("pack")).expect("toml");
+    let ext = &pack["extension"];
+    let em = &manifest["doc"]["extension_manifest"];
+    assert_eq!(manifest["_id"].as_str(), ext["hub_id"].as_str());
+    assert_eq!(em["version"].as_str(), ext["version"].as_str());
+    assert_eq!(
+        em["min_qradar_version"].as_str(),
+        ext["min_qradar_version"].as_str()
+    );
+    assert_eq!(
+        em["locale"]["en-US"]["extension.name"].as_str(),
+        ext["name"].as_str()
+    );
+    assert_eq!(
+        Some(content.qradar_version.as_str()),
+        ext["qradar_version"].as_str()
+    );
+
+    let lock: toml::Value =
+        toml::from_str(&std::fs::read_to_string(d.path().join("qrpack.lock")).expect("lock"))
+            .expect("lock toml");
+    let locked = lock["pack"][ext["hub_id"].as_str().expect("hub")]["qids"]
+        .as_table()
+        .expect("qids")
+        .clone();
+    let cat = qrpack::catalogue::Catalogue::builtin();
+
+    // Events: one qidmap row each, and one dsmevent per spelling × result, pointing at the
+    // qidmap row id (not the QID number).
+    let qidmaps = rows(&content, "qidmap");
+    let dsm = rows(&content, "dsmevent");
+    let results = pack["dsm"]["defaults"]["result"]
+        .as_array()
+        .expect("results");
+    let mut expected_dsm = 0;
+    for ev in pack["event"].as_array().expect("events") {
+        let name = ev["name"].as_str().expect("name");
+        let row = qidmaps
+            .iter()
+            .find(|r| col(r, "qname") == name)
+            .unwrap_or_else(|| panic!("no qidmap for {name}"));
+        assert_eq!(
+            col(row, "qid"),
+            locked[name].as_integer().expect("locked").to_string()
+        );
+        assert_eq!(
+            col(row, "severity"),
+            ev["severity"].as_integer().expect("sev").to_string()
+        );
+        let cat_id = match &ev["category"] {
+            toml::Value::Integer(i) => *i,
+            toml::Value::String(s) => cat.category_by_name(s).expect("category").id as i64,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(col(row, "lowlevelcategory"), cat_id.to_string());
+        let category = ev["match"]
+            .get("category")
+            .and_then(|c| c[0].as_str())
+            .unwrap_or("ApplicationManagement");
+        for op in ev["match"]["operation"].as_array().expect("ops") {
+            for res in results {
+                expected_dsm += 1;
+                let id = format!(
+                    "{}-{}",
+                    op.as_str().expect("op"),
+                    res.as_str().expect("res")
+                );
+                let m = dsm
+                    .iter()
+                    .find(|r| col(r, "deviceeventid") == id)
+                    .unwrap_or_else(|| panic!("no dsmevent for {id:?}"));
+                assert_eq!(col(m, "qidmapid"), col(row, "id"), "{id}");
+                assert_eq!(col(m, "devicetypeid"), "445");
+                assert_eq!(col(m, "deviceeventcategory"), category);
+            }
+        }
+    }
+    assert_eq!(dsm.len(), expected_dsm);
+    let qidmap_ids: BTreeSet<&str> = qidmaps.iter().map(|r| col(r, "id")).collect();
+    assert!(dsm.iter().all(|r| qidmap_ids.contains(col(r, "qidmapid"))));
+    // The EN DASH spelling survives both XML layers.
+    assert!(dsm.iter().any(|r| col(r, "deviceeventid")
+        == "Update application \u{2013} Certificates and secrets management -success"
+        || col(r, "deviceeventid")
+            == "Update application \u{2013} Certificates and secrets management-success"));
+
+    // Properties and expressions.
+    let props = rows(&content, "ariel_regex_property");
+    let json_ex = rows(&content, "ariel_property_json_expression");
+    let regex_ex = rows(&content, "ariel_property_expression");
+    let declared = pack["property"].as_array().expect("props");
+    assert_eq!(props.len(), declared.len());
+    for p in declared {
+        let name = p["name"].as_str().expect("name");
+        let row = props
+            .iter()
+            .find(|r| col(r, "propertyname") == name)
+            .unwrap_or_else(|| panic!("no property {name}"));
+        let id = col(row, "id");
+        for (i, e) in p["expression"]
+            .as_array()
+            .expect("exprs")
+            .iter()
+            .enumerate()
+        {
+            let rank = (i + 1).to_string();
+            let mine: Vec<&&Row> = if let Some(j) = e.get("json") {
+                json_ex
+                    .iter()
+                    .filter(|r| {
+                        col(r, "ap_id") == id
+                            && col(r, "rank") == rank
+                            && col(r, "expression") == j.as_str().expect("json")
+                    })
+                    .collect()
+            } else {
+                regex_ex
+                    .iter()
+                    .filter(|r| {
+                        col(r, "ap_id") == id
+                            && col(r, "rank") == rank
+                            && col(r, "regex") == e["regex"].as_str().expect("regex")
+                    })
+                    .collect()
+            };
+            let per_event = e
+                .get("events")
+                .and_then(|v| v.as_array())
+                .map_or(1, |v| v.len());
+            assert_eq!(mine.len(), per_event, "{name} expression {rank}");
+            if let Some(sample) = e.get("sample") {
+                let payload = base64::engine::general_purpose::STANDARD
+                    .decode(col(mine[0], "payload"))
+                    .expect("base64");
+                assert_eq!(payload, sample.as_str().expect("sample").as_bytes());
+            }
+        }
+    }
+    let prop_ids: BTreeSet<&str> = props.iter().map(|r| col(r, "id")).collect();
+    assert!(
+        json_ex
+            .iter()
+            .chain(regex_ex.iter())
+            .all(|r| prop_ids.contains(col(r, "ap_id")))
+    );
+
+    // Rules: rule_data decodes to a <rule> naming the rule and testing the events' QIDs.
+    let rules = rows(&content, "custom_rule");
+    assert_eq!(rules.len(), pack["rule"].as_array().expect("rules").len());
+    for (r, declared) in rules.iter().zip(pack["rule"].as_array().expect("rules")) {
+        let xml = base64::engine::general_purpose::STANDARD
+            .decode(col(r, "rule_data"))
+            .expect("base64");
+        let xml = String::from_utf8(xml).expect("utf-8");
+        let parsed = parse_rule(&xml);
+        assert_eq!(parsed.name, declared["name"].as_str().expect("name"));
+        let qids: Vec<String> = declared["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| {
+                locked[e.as_str().expect("e")]
+                    .as_integer()
+                    .expect("q")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            parsed
+                .selections
+                .get("com.q1labs.semsources.cre.tests.QID_Test"),
+            Some(&qids.join(", "))
+        );
+        assert_eq!(
+            parsed
+                .selections
+                .get("com.q1labs.semsources.cre.tests.DeviceTypeID_Test")
+                .map(String::as_str),
+            Some("445")
+        );
+        assert_eq!(
+            parsed.building_block,
+            declared
+                .get("building_block")
+                .and_then(|b| b.as_bool())
+                .unwrap_or(false)
+        );
+    }
+    let rule_ids: BTreeSet<&str> = rules.iter().map(|r| col(r, "id")).collect();
+    let group_ids: BTreeSet<&str> = rows(&content, "fgroup")
+        .iter()
+        .map(|r| col(r, "id"))
+        .collect();
+    let links = rows(&content, "fgroup_link");
+    assert_eq!(links.len(), 2);
+    assert!(
+        links.iter().all(
+            |l| rule_ids.contains(col(l, "item_id")) && group_ids.contains(col(l, "fgroup_id"))
+        )
+    );
+
+    // The saved search, rendered with the pack's QIDs and type.
+    let search = std::fs::read_to_string(
+        d.path()
+            .join("dist/searches/T1098.001-Entra-ID-Additional-Cloud-Credentials-(24h).aql"),
+    )
+    .expect("search file");
+    assert!(!search.contains("{{"), "{search}");
+    assert!(search.contains("LOGSOURCETYPEID(logsourceid) = 445"));
+    assert!(
+        !search.contains("QIDNAME(qid)) LIKE"),
+        "no QIDNAME LIKE scans"
+    );
+    let app_password = locked["Create application password for user"]
+        .as_integer()
+        .expect("q");
+    assert!(
+        search.contains(&format!("WHEN qid = {app_password} THEN 'MFA_Bypass_Risk'")),
+        "{search}"
+    );
+    assert!(
+        rows(&content, "customviewparams").is_empty(),
+        "searches are not embedded by default"
+    );
+}
+
+struct ParsedRule {
+    name: String,
+    building_block: bool,
+    selections: BTreeMap<String, String>,
+}
+
+/// Parse a `<rule>` with quick-xml: its name, and parameter 1's selection per test class.
+fn parse_rule(xml: &str) -> ParsedRule {
+    use quick_xml::events::Event;
+    let mut r = quick_xml::Reader::from_str(xml);
+    let mut stack: Vec<String> = Vec::new();
+    let mut test_class = String::new();
+    let mut param = String::new();
+    let mut out = ParsedRule {
+        name: String::new(),
+        building_block: false,
+        selections: BTreeMap::new(),
+    };
+    let mut buf = String::new();
+    loop {
+        match r.read_event().expect("well-formed rule XML") {
+            Event::Eof => break,
+            Event::Start(s) => {
+                buf.clear();
+                let n = s.name().as_ref().to_string();
+                let attr = |k: &str| {
+                    s.try_get_attribute(k)
+                        .ok()
+                        .flatten()
+                        .map(|a| a.value.as_ref().to_string())
+                        .unwrap_or_default()
+                };
+                match n.as_str() {
+                    "rule" => out.building_block = attr("buildingBlock") == "true",
+                    "test" => test_class = attr("name"),
+                    "parameter" => param = attr("id"),
+                    _ => {}
+                }
+                stack.push(n);
+            }
+            Event::End(_) => {
+                let t = std::mem::take(&mut buf);
+                match stack.last().map(String::as_str) {
+                    Some("name") if stack.len() == 2 => out.name = t,
+                    Some("userSelection") if param == "1" => {
+                        out.selections.insert(test_class.clone(), t);
+                    }
+                    _ => {}
+                }
+                stack.pop();
+            }
+            Event::Text(t) => buf.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0)),
+            Event::GeneralRef(g) => {
+                let name = g
+                    .xml_content(quick_xml::XmlVersion::Implicit1_0)
+                    .to_string();
+                buf.push_str(
+                    quick_xml::escape::resolve_predefined_entity(&name)
+                        .expect("only predefined entities"),
+                );
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One kind of bad pack: how to break the default pack, the code it must give, and the
+/// text its location must point at.
+struct Bad {
+    name: &'static str,
+    from: &'static str,
+    to: &'static str,
+    code: &'static str,
+    points_at: &'static str,
+}
+
+const BAD: &[Bad] = &[
+    Bad {
+        name: "syntax error",
+        from: "version = \"1.0.0\"",
+        to: "version = \"1.0.0",
+        code: "PK001",
+        points_at: "version = \"1.0.0",
+    },
+    Bad {
+        name: "unknown key",
+        from: "severity = 8\ncategory = \"User Account Changed\"\nmatch = { operation = [\"Add service principal credentials\"",
+        to: "severity = 8\nseverty = 8\ncategory = \"User Account Changed\"\nmatch = { operation = [\"Add service principal credentials\"",
+        code: "PK002",
+        points_at: "severty",
+    },
+    Bad {
+        name: "severity 11",
+        from: "severity = 9",
+        to: "severity = 11",
+        code: "PK033",
+        points_at: "11\ncategory",
+    },
+    Bad {
+        name: "unknown category",
+        from: "category = \"Identity Granted\"\nmatch = { operation = [\"Add app role assignment to service principal\"]",
+        to: "category = \"Identity Grant\"\nmatch = { operation = [\"Add app role assignment to service principal\"]",
+        code: "PK034",
+        points_at: "\"Identity Grant\"",
+    },
+    Bad {
+        name: "duplicate QID",
+        from: "name = \"Add application\"\ndescription",
+        to: "name = \"Add application (new)\"\nqid = 2000000\ndescription",
+        code: "PK042",
+        points_at: "2000000",
+    },
+    Bad {
+        name: "name too long",
+        from: "name = \"Add application\"",
+        to: "name = \"Add application AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"",
+        code: "PK030",
+        points_at: "\"Add application AAAA",
+    },
+    Bad {
+        name: "duplicate device-event spelling",
+        from: "match = { operation = [\"Add application\"] }",
+        to: "match = { operation = [\"Add service principal credentials\"] }\nlabels = {}",
+        code: "PK037",
+        points_at: "\"Add service principal credentials\"] }\nlabels = {}",
+    },
+    Bad {
+        name: "missing AQL file",
+        from: "aql_file = \"searches/t1098-001-additional-cloud-credentials.aql\"",
+        to: "aql_file = \"searches/missing.aql\"",
+        code: "PK071",
+        points_at: "\"searches/missing.aql\"",
+    },
+    Bad {
+        name: "bad version",
+        from: "version = \"1.0.0\"",
+        to: "version = \"1.0\"",
+        code: "PK010",
+        points_at: "\"1.0\"",
+    },
+    Bad {
+        name: "unknown placeholder",
+        from: "match = { operation = [\"Add owner to application\"] }",
+        to: "match = { operation = [\"Add owner to application\"], opration = [\"x\"] }",
+        code: "PK036",
+        points_at: "[\"x\"]",
+    },
+    Bad {
+        name: "bad json path",
+        from: "json = '/\"properties\"/\"result\"'",
+        to: "json = '/properties/result'",
+        code: "PK054",
+        points_at: "'/properties/result'",
+    },
+    Bad {
+        name: "bad regex",
+        from: "regex = 'KeyType=([A-Za-z0-9]+)'",
+        to: "regex = 'KeyType=([A-Za-z0-9]+'",
+        code: "PK052",
+        points_at: "'KeyType=([A-Za-z0-9]+'",
+    },
+    Bad {
+        name: "rule names an unknown event",
+        from: "  \"Add owner to application\",\n]\n# Entra",
+        to: "  \"Add owner to aplication\",\n]\n# Entra",
+        code: "PK055",
+        points_at: "\"Add owner to aplication\"",
+    },
+    Bad {
+        name: "unknown AQL placeholder",
+        from: "{{qid:Add owner to application}}",
+        to: "{{qid:Nope}}",
+        code: "PK061",
+        points_at: "{{qid:Nope}}",
+    },
+];
+
+/// Where `needle` starts in `text`, as `line:column`.
+fn line_col_of(text: &str, needle: &str) -> String {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the broken pack"));
+    let (l, c) = qrpack::diag::line_col(text, at);
+    format!("{l}:{c}")
+}
+
+#[test]
+fn each_bad_pack_gives_its_own_located_error_and_writes_nothing() {
+    for bad in BAD {
+        let d = pack_dir();
+        let lock_before = std::fs::read(d.path().join("qrpack.lock")).expect("lock");
+        let pack_path = d.path().join(PACK);
+        let good = std::fs::read_to_string(&pack_path).expect("pack");
+        assert!(
+            bad.code == "PK061" || good.contains(bad.from),
+            "{}: the default pack no longer contains {:?}",
+            bad.name,
+            bad.from
+        );
+        let broken = good.replacen(bad.from, bad.to, 1);
+        std::fs::write(&pack_path, &broken).expect("write");
+        let mut shown_file = PACK.to_string();
+        let mut shown_text = broken.clone();
+        if bad.code == "PK061" {
+            // The placeholder lives in the AQL file.
+            let aql_path = d
+                .path()
+                .join("searches/t1098-001-additional-cloud-credentials.aql");
+            let aql = std::fs::read_to_string(&aql_path)
+                .expect("aql")
+                .replacen(bad.from, bad.to, 1);
+            std::fs::write(&aql_path, &aql).expect("write aql");
+            std::fs::write(&pack_path, &good).expect("restore");
+            shown_file = "searches/t1098-001-additional-cloud-credentials.aql".into();
+            shown_text = aql;
+        }
+        let out = qrpack(d.path(), &["build", PACK, "-o", "dist"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", bad.name);
+        assert!(
+            err.contains(&format!("error[{}]", bad.code)),
+            "{}: expected {}:\n{err}",
+            bad.name,
+            bad.code
+        );
+        let want = format!("{shown_file}:{}", line_col_of(&shown_text, bad.points_at));
+        assert!(
+            err.contains(&want),
+            "{}: expected location {want}:\n{err}",
+            bad.name
+        );
+        assert!(err.contains("help:"), "{}: no help line:\n{err}", bad.name);
+        assert!(!err.contains("panicked"), "{}", bad.name);
+        assert!(
+            files_below(&d.path().join("dist")).is_empty(),
+            "{}: wrote {:?}",
+            bad.name,
+            files_below(&d.path().join("dist"))
+        );
+        assert_eq!(
+            std::fs::read(d.path().join("qrpack.lock")).expect("lock"),
+            lock_before,
+            "{}: lock changed",
+            bad.name
+        );
+    }
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let good = std::fs::read_to_string(&pack_path).expect("pack");
+    let broken = good
+        .replacen("severity = 9", "severity = 42", 1)
+        .replacen("category = \"Identity Granted\"", "category = 99999", 1)
+        .replacen("version = \"1.0.0\"", "version = \"one\"", 1);
+    std::fs::write(&pack_path, broken).expect("write");
+    let out = qrpack(d.path(), &["build", PACK]);
+    let err = text(&out.stderr);
+    for code in ["PK033", "PK034", "PK010"] {
+        assert!(
+            err.contains(&format!("error[{code}]")),
+            "{code} missing:\n{err}"
+        );
+    }
+    assert!(err.contains("3 errors"), "{err}");
+}
+
+#[test]
+fn a_pin_that_contradicts_the_lock_is_explained() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let good = std::fs::read_to_string(&pack_path).expect("pack");
+    let from = "severity = 8\ncategory = \"User Account Changed\"\nmatch = { operation = [\"Add service principal credentials\"";
+    let broken = good.replacen(
+        from,
+        &from.replacen("severity = 8", "severity = 8\nqid = 2000500", 1),
+        1,
+    );
+    std::fs::write(&pack_path, &broken).expect("write");
+    let out = qrpack(d.path(), &["build", PACK]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("error[PK041]"), "{err}");
+    assert!(err.contains("records 2000000"), "{err}");
+    assert!(
+        err.contains(&format!("{PACK}:{}", line_col_of(&broken, "2000500"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_build_keeps_the_earlier_archive() {
+    let d = pack_dir();
+    assert_eq!(qrpack(d.path(), &["build", PACK]).status.code(), Some(0));
+    let archive = d.path().join("dist").join(ARCHIVE);
+    let before = sha256_file(&archive);
+    let files = files_below(&d.path().join("dist"));
+    let pack_path = d.path().join(PACK);
+    let broken = std::fs::read_to_string(&pack_path).expect("pack").replacen(
+        "severity = 9",
+        "severity = 11",
+        1,
+    );
+    std::fs::write(&pack_path, broken).expect("write");
+    assert_eq!(qrpack(d.path(), &["build", PACK]).status.code(), Some(1));
+    assert_eq!(sha256_file(&archive), before);
+    assert_eq!(
+        files_below(&d.path().join("dist")),
+        files,
+        "no temporary or partial file is left"
+    );
+}
+
+#[test]
+fn new_events_get_new_qids_and_locked_ones_keep_theirs() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let mut pack = std::fs::read_to_string(&pack_path).expect("pack");
+    pack.push_str("\n[[event]]\nname = \"Add service principal\"\nseverity = 3\ncategory = 19012\nmatch = { operation = [\"Add service principal\"] }\n");
+    std::fs::write(&pack_path, &pack).expect("write");
+    // --locked refuses to add the new QID to the lock.
+    let out = qrpack(d.path(), &["build", PACK, "--locked"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error[PK044]"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Without it the lock grows by one entry, after the highest number in use.
+    let out = qrpack(d.path(), &["build", PACK]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lock = std::fs::read_to_string(d.path().join("qrpack.lock")).expect("lock");
+    assert!(
+        lock.contains("\"Add service principal\" = 2000011"),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("\"Add service principal credentials\" = 2000000"),
+        "{lock}"
+    );
+    // Removing an event keeps its number reserved in the lock.
+    std::fs::write(
+        &pack_path,
+        pack.replacen(
+            "[[event]]\nname = \"Add service principal\"",
+            "[[event]]\nname = \"Add service principal (v2)\"",
+            1,
+        ),
+    )
+    .expect("write");
+    assert_eq!(qrpack(d.path(), &["build", PACK]).status.code(), Some(0));
+    let lock = std::fs::read_to_string(d.path().join("qrpack.lock")).expect("lock");
+    assert!(
+        lock.contains("\"Add service principal\" = 2000011"),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("\"Add service principal (v2)\" = 2000012"),
+        "{lock}"
+    );
+}
+
+#[test]
+fn unreadable_pack_is_exit_code_2() {
+    let d = tempfile::tempdir().expect("tmp");
+    let out = qrpack(d.path(), &["build", "nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read the pack nope.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = qrpack(d.path(), &["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing argument is a usage error"
+    );
+}

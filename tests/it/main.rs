@@ -1,0 +1,4 @@
+//! Integration tests: the `qrpack` binary and the library, end to end, on real files.
+
+mod build;
+mod common;
