@@ -191,13 +191,18 @@ pub fn sha256sums(files: &[(String, &[u8])]) -> String {
 pub fn slug_file_name(name: &str) -> String {
     let s = safe_file_name(name);
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in s.chars().filter(|c| !matches!(c, '(' | ')')) {
         let c = if c == ' ' { '-' } else { c };
         if !(c == '-' && out.ends_with('-')) {
             out.push(c);
         }
     }
-    out
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        "extension".into()
+    } else {
+        out
+    }
 }
 
 /// A file name made safe on every platform: keeps letters, digits, space, `.`, `_`,
@@ -272,5 +277,9 @@ mod tests {
         assert_eq!(safe_file_name("Entra ID – T1098"), "Entra ID - T1098");
         assert_eq!(safe_file_name(".."), "extension");
         assert_eq!(slug_file_name("qrpack:Entra ID  x"), "qrpack-Entra-ID-x");
+        assert_eq!(
+            slug_file_name("T1098.001 Entra (24h)"),
+            "T1098.001-Entra-24h"
+        );
     }
 }

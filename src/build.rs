@@ -398,6 +398,38 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         ],
         extra_sources: Vec::new(),
     })?;
+    // Check what is about to be written with the validator's checks: an archive qrpack
+    // builds must validate with no finding at warning level or above.
+    let opts = crate::validate::Options {
+        catalogue: input.catalogue,
+        catalogue_is_authoritative: false,
+        limits: crate::validate::ArchiveLimits::default(),
+        keep_rows: false,
+    };
+    match crate::validate::validate_reader(std::io::Cursor::new(&archive), &archive_name, &opts) {
+        Ok(report) => {
+            let bad: Vec<Diagnostic> = report
+                .findings
+                .into_iter()
+                .filter(|d| d.severity >= Severity::Warning)
+                .map(|d| {
+                    d.note("qrpack's own output fails its checks: please report this with the pack")
+                })
+                .collect();
+            if !bad.is_empty() {
+                return Err(Failed {
+                    diagnostics: bad,
+                    extra_sources: cx.extra_sources,
+                });
+            }
+        }
+        Err(e) => {
+            return Err(Failed {
+                diagnostics: vec![Diagnostic::error("PK090", e)],
+                extra_sources: cx.extra_sources,
+            });
+        }
+    }
     let mut findings = cx.diags;
     crate::diag::sort(&mut findings);
     Ok(Built {
@@ -416,7 +448,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
 }
 
 /// Spellings that QRadar treats as different but people read as the same: dash kinds,
-/// case, surrounding and repeated spaces.
+/// case and spaces (anywhere: "X -success" and "X-success" read alike).
 pub fn normalize_spelling(s: &str) -> String {
     let mapped: String = s
         .chars()
@@ -426,7 +458,7 @@ pub fn normalize_spelling(s: &str) -> String {
         })
         .flat_map(char::to_lowercase)
         .collect();
-    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+    mapped.split_whitespace().collect::<String>()
 }
 
 /// A name that needs a QID: (name, where it is declared, pinned number and where).
@@ -472,6 +504,18 @@ fn check_extension(cx: &mut Ctx, pack: &PackFile, sde: Option<i64>) -> Meta {
         .help("write three whole numbers, e.g. \"1.0.0\" (IBM's pre-validation rule)");
     }
     let min = x.min_qradar_version.get_ref().clone();
+    for v in std::iter::once(&x.min_qradar_version).chain(x.qradar_version.iter()) {
+        let first: u64 = v
+            .get_ref()
+            .split('.')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if is_qradar_version(v.get_ref()) && first < 2000 {
+            cx.warn("PK015", v.span(), format!("\"{}\" looks like a product version, not QRadar's internal version", v.get_ref()))
+                .help("QRadar compares internal versions such as \"2021.6.0\" (7.5.0); /opt/qradar/bin/myver prints it");
+        }
+    }
     if !is_qradar_version(&min) {
         cx.error("PK012", x.min_qradar_version.span(), format!("\"{min}\" is not a QRadar internal version"))
             .help("write 3 or 4 dot-separated numbers, as /opt/qradar/bin/myver prints: e.g. \"2021.6.0\" for QRadar 7.5.0");
@@ -500,7 +544,7 @@ fn check_extension(cx: &mut Ctx, pack: &PackFile, sde: Option<i64>) -> Meta {
         None => min.clone(),
     };
     let stamp = match (sde, &x.timestamp) {
-        (Some(secs), _) => Stamp::from_unix(secs),
+        (Some(secs), _) => Stamp::from_unix(secs.clamp(0, MAX_ZIP_TIME)),
         (None, Some(t)) => match datetime_to_unix(t.get_ref()) {
             Some(secs) => Stamp::from_unix(secs),
             None => {
@@ -533,6 +577,11 @@ fn check_extension(cx: &mut Ctx, pack: &PackFile, sde: Option<i64>) -> Meta {
         min_qradar_version: min,
     }
 }
+
+/// The last second a zip's DOS timestamp can hold (2107-12-31T23:59:58Z).
+pub const MAX_ZIP_TIME: i64 = 4_354_819_198;
+/// The first (1980-01-01T00:00:00Z).
+pub const MIN_ZIP_TIME: i64 = 315_532_800;
 
 /// The build time when neither `SOURCE_DATE_EPOCH` nor `timestamp` is set:
 /// 2000-01-01T00:00:00Z, fixed so that builds stay reproducible.
@@ -682,12 +731,20 @@ fn resolve_events(
     if let Some(d) = &pack.dsm {
         for (k, v) in &d.get_ref().defaults {
             if !used.contains(k) {
-                cx.error(
-                    "PK036",
+                // A warning, not an error: switching the templates (say from
+                // "{operation}-{result}" to "{operation}") must stay a one-line change.
+                cx.warn(
+                    "PK046",
                     v.span(),
-                    format!("`{k}` is not a placeholder of [dsm] event_id or event_category"),
+                    format!("[dsm.defaults] `{k}` is not used by event_id or event_category"),
                 )
-                .help(format!("the templates use: {}", join_names(&used)));
+                .help(format!(
+                    "the templates use: {}; remove the default if it is not needed",
+                    join_names(&used)
+                ));
+            } else if v.get_ref().is_empty() {
+                cx.error("PK035", v.span(), format!("[dsm.defaults] `{k}` lists no value"))
+                    .help("an empty list would give the events that use it no device event at all: list at least one value");
             }
         }
         if id_parts.iter().all(|p| p.is_ok()) {
@@ -1190,30 +1247,35 @@ fn resolve_properties(
                 }
                 (None, Some(r)) => {
                     let group = ex.capture_group.as_ref().map(|g| *g.get_ref()).unwrap_or(1);
-                    match regex::Regex::new(r.get_ref()) {
-                        Ok(re) => {
-                            let groups = re.captures_len() as i64 - 1;
-                            if group < 1 || group > groups {
-                                let gspan = ex
-                                    .capture_group
-                                    .as_ref()
-                                    .map(|g| g.span())
-                                    .unwrap_or(r.span());
-                                cx.error("PK053", gspan, format!("capture group {group} does not exist: the regex has {groups}"))
+                    if let Some(construct) = crate::validate::content::java_only(r.get_ref()) {
+                        cx.warn("PK058", r.span(), format!("the regex uses {construct}, Java syntax qrpack cannot check"))
+                            .help("QRadar reads Java regexes; check this one in the DSM Editor with a sample event");
+                    } else {
+                        match regex::Regex::new(r.get_ref()) {
+                            Ok(re) => {
+                                let groups = re.captures_len() as i64 - 1;
+                                if group < 1 || group > groups {
+                                    let gspan = ex
+                                        .capture_group
+                                        .as_ref()
+                                        .map(|g| g.span())
+                                        .unwrap_or(r.span());
+                                    cx.error("PK053", gspan, format!("capture group {group} does not exist: the regex has {groups}"))
                                     .help("put the value in parentheses in the regex and give its number");
-                            } else if let Some(sample) = &ex.sample
-                                && re
-                                    .captures(sample.get_ref())
-                                    .and_then(|c| c.get(group as usize))
-                                    .is_none()
-                            {
-                                cx.error("PK056", sample.span(), "the regex extracts nothing from its sample")
+                                } else if let Some(sample) = &ex.sample
+                                    && re
+                                        .captures(sample.get_ref())
+                                        .and_then(|c| c.get(group as usize))
+                                        .is_none()
+                                {
+                                    cx.error("PK056", sample.span(), "the regex extracts nothing from its sample")
                                     .help("fix the regex or the sample: QRadar would leave the property empty on such events");
+                                }
                             }
-                        }
-                        Err(e) => {
-                            cx.error("PK052", r.span(), format!("the regex does not compile: {}", first_line(&e.to_string())))
+                            Err(e) => {
+                                cx.error("PK052", r.span(), format!("the regex does not compile: {}", first_line(&e.to_string())))
                                 .help("fix the pattern (qrpack reads Rust regex syntax, close to Java's for common patterns)");
+                            }
                         }
                     }
                     Extraction::Regex {
@@ -1254,13 +1316,34 @@ fn resolve_properties(
                 }
                 t
             };
-            for (event, qid) in targets {
-                ext.expressions.push(PropertyExpression {
-                    id: Uuid::new_v5(
+            let targets_len = targets.len();
+            for (event_index, (event, qid)) in (1..).zip(targets) {
+                let expression_id = match &ex.id {
+                    Some(pinned) if targets_len == 1 => pinned.get_ref().clone(),
+                    Some(pinned) => format!("{}-{}", pinned.get_ref(), event_index),
+                    // Identity = property, extraction and event: reordering or inserting
+                    // expressions keeps every id; changing an expression makes a new one
+                    // (pin `id` to keep it).
+                    None => Uuid::new_v5(
                         ns,
-                        format!("expression:{name}:{}:{event}", rank + 1).as_bytes(),
+                        format!("expression:{name}:{}:{event}", extraction_key(&extraction))
+                            .as_bytes(),
                     )
                     .to_string(),
+                };
+                if ext.expressions.iter().any(|x| x.id == expression_id) {
+                    cx.error(
+                        "PK047",
+                        span.clone(),
+                        format!(
+                            "this expression of \"{name}\" is declared twice (id {expression_id})"
+                        ),
+                    )
+                    .help("remove the repeated expression, or give it its own `id`");
+                    continue;
+                }
+                ext.expressions.push(PropertyExpression {
+                    id: expression_id,
                     property_id: id.clone(),
                     extraction: extraction.clone(),
                     device_type_id: type_id,
@@ -1275,6 +1358,16 @@ fn resolve_properties(
                 seq += 1;
             }
         }
+    }
+}
+
+fn extraction_key(e: &Extraction) -> String {
+    match e {
+        Extraction::Json(j) => format!("json:{j}"),
+        Extraction::Regex {
+            regex,
+            capture_group,
+        } => format!("regex:{capture_group}:{regex}"),
     }
 }
 
@@ -1339,23 +1432,38 @@ impl Placeholders<'_> {
         Ok(out)
     }
 
+    /// The QIDs of `events`, joined; an error when one has none (an earlier QID error).
+    fn list<'e>(
+        &self,
+        events: impl Iterator<Item = &'e ResolvedEvent>,
+    ) -> Result<String, (String, String)> {
+        let mut out = Vec::new();
+        for e in events {
+            match self.qids.get(&e.name) {
+                Some(q) => out.push(q.to_string()),
+                None => {
+                    return Err((
+                        format!("\"{}\" has no QID because of an error above", e.name),
+                        "fix the QID error first".into(),
+                    ));
+                }
+            }
+        }
+        Ok(out.join(", "))
+    }
+
     fn one(&self, inner: &str) -> Result<String, (String, String)> {
-        let list = |qs: Vec<i64>| {
-            qs.iter()
-                .map(|q| q.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         if inner == "log_source_type" {
             return Ok(self.type_id.to_string());
         }
         if inner == "qids" {
-            return Ok(list(
-                self.events
-                    .iter()
-                    .filter_map(|e| self.qids.get(&e.name).copied())
-                    .collect(),
-            ));
+            if self.events.is_empty() {
+                return Err((
+                    "{{qids}} names no QID: the pack has no event".into(),
+                    "add [[event]]s, or remove the placeholder".into(),
+                ));
+            }
+            return self.list(self.events.iter());
         }
         if let Some(sel) = inner.strip_prefix("qids:") {
             let Some((k, v)) = sel.split_once('=') else {
@@ -1365,24 +1473,23 @@ impl Placeholders<'_> {
                 ));
             };
             let (k, v) = (k.trim(), v.trim());
-            let qs: Vec<i64> = self
+            let chosen: Vec<&ResolvedEvent> = self
                 .events
                 .iter()
                 .filter(|e| e.labels.get(k).map(String::as_str) == Some(v))
-                .filter_map(|e| self.qids.get(&e.name).copied())
                 .collect();
-            if qs.is_empty() {
+            if chosen.is_empty() {
                 return Err((
                     format!("no event has the label {k} = \"{v}\""),
                     "add the label to an event's [event.labels], or fix the selector".into(),
                 ));
             }
-            return Ok(list(qs));
+            return self.list(chosen.into_iter());
         }
         if let Some(name) = inner.strip_prefix("qid:") {
             let name = name.trim();
             return match self.events.iter().find(|e| e.name == name) {
-                Some(e) => Ok(self.qids.get(&e.name).copied().unwrap_or(0).to_string()),
+                Some(e) => self.list(std::iter::once(e)),
                 None => Err((
                     format!("no event is named \"{name}\" in this pack"),
                     "use the exact `name` of one of the pack's [[event]]s".into(),

@@ -31,10 +31,42 @@ pub enum Format {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Treat warnings as errors.
+    Warnings,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a pack file into an importable extension archive.
     Build(BuildArgs),
+    /// Check extension archives (zip, tar.gz) or content XML files, ours or QRadar's.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Archives or content XML files; `-` reads standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format: human (rustc style), json (frozen, version 1) or sarif (2.1.0).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+    /// Promote findings of this level to errors (`--deny warnings`).
+    #[arg(long, value_enum)]
+    pub deny: Vec<Deny>,
+    /// Low-level categories from your own QRadar (JSON of
+    /// GET /api/data_classification/low_level_categories, or CSV); unknown categories become errors.
+    #[arg(long, value_name = "FILE")]
+    pub categories: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -46,6 +46,11 @@ pub const PACK: &[Code] = &[
     ),
     c("PK014", E, "the build time cannot be recorded"),
     c(
+        "PK015",
+        W,
+        "a QRadar version looks like a product version (7.5.0), not an internal one",
+    ),
+    c(
         "PK020",
         E,
         "the log source type id is invalid or not a built-in type",
@@ -96,6 +101,12 @@ pub const PACK: &[Code] = &[
     c("PK043", E, "the QID range is invalid or exhausted"),
     c("PK044", E, "--locked: the lock would change"),
     c("PK045", E, "the lock's format version is unknown"),
+    c(
+        "PK046",
+        W,
+        "a [dsm.defaults] key is not used by the templates",
+    ),
+    c("PK047", E, "a property expression is declared twice"),
     c("PK050", E, "a property name is empty or declared twice"),
     c(
         "PK051",
@@ -108,6 +119,7 @@ pub const PACK: &[Code] = &[
     c("PK055", E, "a reference names no event of the pack"),
     c("PK056", E, "an expression extracts nothing from its sample"),
     c("PK057", E, "a time property has no date pattern"),
+    c("PK058", W, "a regex uses Java syntax qrpack cannot check"),
     c("PK060", E, "a rule name is empty or declared twice"),
     c("PK061", E, "an AQL placeholder does not resolve"),
     c("PK062", E, "a rule tests nothing"),
@@ -124,9 +136,168 @@ pub const PACK: &[Code] = &[
     c("PK090", E, "the archive cannot be written"),
 ];
 
+/// Extension codes (`QRnnn`), reported by `validate` (and by `build` on its own output).
+/// The severity is the default; `--deny warnings` promotes warnings.
+pub const VALIDATE: &[Code] = &[
+    c(
+        "QR001",
+        E,
+        "an entry name escapes the archive (.., absolute path, drive letter)",
+    ),
+    c("QR002", E, "an entry is a link"),
+    c("QR003", E, "an entry is encrypted"),
+    c("QR004", E, "the archive has too many entries"),
+    c(
+        "QR005",
+        E,
+        "an entry inflates beyond the size or ratio limits (zip bomb)",
+    ),
+    c(
+        "QR006",
+        E,
+        "an entry inflates past its declared size (lying header)",
+    ),
+    c("QR007", E, "two entries have the same name"),
+    c(
+        "QR008",
+        E,
+        "an entry sits in a folder; QRadar expects a flat archive",
+    ),
+    c("QR009", E, "the archive holds a manifest.xml"),
+    c("QR010", E, "the archive holds no content XML"),
+    c("QR011", E, "the archive holds more than one content XML"),
+    c(
+        "QR012",
+        E,
+        "the archive or an entry is corrupt or truncated",
+    ),
+    c(
+        "QR013",
+        W,
+        "an entry is neither a content XML nor manifest.txt",
+    ),
+    c("QR020", W, "the archive has no manifest.txt"),
+    c(
+        "QR021",
+        E,
+        "manifest.txt is not valid JSON of the real shape",
+    ),
+    c("QR022", E, "the manifest version is not MAJOR.MINOR.PATCH"),
+    c("QR023", E, "min_qradar_version is not 3 or 4 numbers"),
+    c("QR024", E, "supported_language_set lacks en-US"),
+    c(
+        "QR025",
+        E,
+        "name, description, author or author e-mail is missing (empty: warning)",
+    ),
+    c("QR026", E, "a localisation key does not resolve in locale"),
+    c(
+        "QR027",
+        E,
+        "min_qradar_version is older than <qradarversion>",
+    ),
+    c("QR028", E, "package_size is missing or not a size"),
+    c("QR030", E, "the content XML is not well-formed UTF-8"),
+    c("QR031", E, "the root element is not <content>"),
+    c("QR032", E, "<qradarversion> is missing or malformed"),
+    c("QR033", E, "a DOCTYPE or entity declaration"),
+    c(
+        "QR034",
+        E,
+        "elements nested deeper than row and column, or too many columns",
+    ),
+    c(
+        "QR035",
+        E,
+        "a single element, attribute or text is too large",
+    ),
+    c("QR036", I, "a row type qrpack does not know"),
+    c("QR037", I, "a column qrpack does not know"),
+    c("QR038", E, "a required column is missing"),
+    c(
+        "QR039",
+        E,
+        "a value is not of its column's type (integer, boolean, base64)",
+    ),
+    c(
+        "QR040",
+        W,
+        "a value is not of its column's expected form (UUID, enumeration)",
+    ),
+    c("QR041", W, "a row has the same column twice"),
+    c("QR050", E, "a QID severity is outside 0–10"),
+    c(
+        "QR051",
+        E,
+        "a QID name is empty or longer than 255 characters",
+    ),
+    c(
+        "QR052",
+        E,
+        "a QID description is longer than 2048 characters",
+    ),
+    c(
+        "QR053",
+        E,
+        "a low-level category does not exist (not in qrpack's catalogue: warning)",
+    ),
+    c("QR054", E, "a QID number is defined twice"),
+    c("QR055", E, "a QID name is defined twice"),
+    c(
+        "QR056",
+        E,
+        "a device event (type, id, category) is mapped twice",
+    ),
+    c("QR057", E, "dsmevent/qidmapid resolves to no qidmap/id"),
+    c("QR058", W, "a custom event's QID is outside the user range"),
+    c(
+        "QR059",
+        W,
+        "device event ids differ only by dash, case or spaces but map to different QIDs",
+    ),
+    c("QR070", E, "an expression's ap_id resolves to no property"),
+    c("QR071", E, "a property regex does not compile"),
+    c(
+        "QR072",
+        W,
+        "a property regex uses Java syntax qrpack cannot check",
+    ),
+    c("QR073", E, "a capture group does not exist in its regex"),
+    c("QR074", E, "a JSON expression is not a QRadar key path"),
+    c(
+        "QR076",
+        W,
+        "an expression extracts nothing from its sample payload",
+    ),
+    c("QR077", E, "a property id is used twice"),
+    c(
+        "QR090",
+        E,
+        "rule_data is not base64 of a well-formed <rule> with a name and tests",
+    ),
+    c("QR091", E, "a rule uuid is used twice"),
+    c(
+        "QR092",
+        I,
+        "rules test QIDs the file does not define (external)",
+    ),
+    c("QR093", E, "a rule group link points at no group"),
+    c("QR094", W, "a rule group link files no rule of the file"),
+    c(
+        "QR100",
+        E,
+        "a log source extension (device_ext/xml) does not decode or parse",
+    ),
+    c(
+        "QR101",
+        E,
+        "a log source extension matcher uses an undefined pattern",
+    ),
+];
+
 /// The registry entry of a code.
 pub fn lookup(code: &str) -> Option<&'static Code> {
-    PACK.iter().find(|c| c.code == code)
+    PACK.iter().chain(VALIDATE.iter()).find(|c| c.code == code)
 }
 
 #[cfg(test)]
@@ -135,9 +306,27 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_sorted() {
-        for w in PACK.windows(2) {
-            assert!(w[0].code < w[1].code, "{} then {}", w[0].code, w[1].code);
+        for table in [PACK, VALIDATE] {
+            for w in table.windows(2) {
+                assert!(w[0].code < w[1].code, "{} then {}", w[0].code, w[1].code);
+            }
         }
+    }
+
+    /// The frozen list: a code is never renamed or reused. Adding one means adding it
+    /// here too; removing or renaming one fails.
+    #[test]
+    fn code_list_is_frozen() {
+        let all: Vec<&str> = PACK.iter().chain(VALIDATE.iter()).map(|c| c.code).collect();
+        let frozen = include_str!("../docs/codes.txt");
+        let frozen: Vec<&str> = frozen
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(
+            all, frozen,
+            "docs/codes.txt freezes the list of diagnostic codes"
+        );
     }
 
     #[test]
@@ -148,13 +337,18 @@ mod tests {
             include_str!("build.rs"),
             include_str!("spec.rs"),
             include_str!("lock.rs"),
+            include_str!("validate/archive.rs"),
+            include_str!("validate/content.rs"),
+            include_str!("validate/manifest.rs"),
+            include_str!("validate/mod.rs"),
         ];
         let mut used = std::collections::BTreeSet::new();
         for s in sources {
             let b = s.as_bytes();
             for i in 0..b.len().saturating_sub(6) {
+                let prefix = &b[i + 1..i + 3];
                 if b[i] == b'"'
-                    && &b[i + 1..i + 3] == b"PK"
+                    && (prefix == b"PK" || prefix == b"QR")
                     && b[i + 3..i + 6].iter().all(u8::is_ascii_digit)
                     && b[i + 6] == b'"'
                 {
@@ -168,7 +362,7 @@ mod tests {
                 "{u} is used but not registered in codes.rs"
             );
         }
-        for c in PACK {
+        for c in PACK.iter().chain(VALIDATE.iter()) {
             assert!(
                 used.contains(c.code),
                 "{} is registered but never used",

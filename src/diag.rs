@@ -151,6 +151,8 @@ pub fn sort(diags: &mut [Diagnostic]) {
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
     files: BTreeMap<String, String>,
+    /// Single lines of files too large to keep whole (archive entries), by (file, line).
+    lines: BTreeMap<(String, usize), String>,
 }
 
 impl Sources {
@@ -162,6 +164,15 @@ impl Sources {
     }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.files.get(name).map(String::as_str)
+    }
+    /// Keep one line of a file (1-based) to show under findings that point at it.
+    pub fn add_line(&mut self, name: impl Into<String>, line: usize, text: impl Into<String>) {
+        self.lines.insert((name.into(), line), text.into());
+    }
+    pub fn line(&self, name: &str, line: usize) -> Option<&str> {
+        self.lines
+            .get(&(name.to_string(), line))
+            .map(String::as_str)
     }
 }
 
@@ -195,6 +206,27 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
                 group = group.element(
                     Snippet::source(snippet_text)
                         .line_start(line_start)
+                        .path(loc.file.as_str())
+                        .annotation(ann),
+                );
+            }
+            (Some(loc), None) if sources.line(&loc.file, loc.line).is_some() => {
+                let text = sources.line(&loc.file, loc.line).unwrap_or("");
+                // From the column to the end of the tag (or of the line).
+                let start = text
+                    .char_indices()
+                    .nth(loc.column.saturating_sub(1))
+                    .map_or(text.len(), |(i, _)| i);
+                let end = text[start..]
+                    .find('>')
+                    .map_or(text.len(), |i| start + i + 1);
+                let mut ann = AnnotationKind::Primary.span(start..end.max(start));
+                if let Some(label) = &d.label {
+                    ann = ann.label(label.as_str());
+                }
+                group = group.element(
+                    Snippet::source(text)
+                        .line_start(loc.line)
                         .path(loc.file.as_str())
                         .annotation(ann),
                 );

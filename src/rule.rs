@@ -122,7 +122,7 @@ pub struct Skeletons {
 pub enum RuleError {
     #[error("no rule test skeleton for {0} (expected a file {0}.xml)")]
     MissingSkeleton(&'static str),
-    #[error("rule test skeleton {class}.xml is not well-formed XML: {reason}")]
+    #[error("rule test skeleton {class}.xml is unusable: {reason}")]
     BadSkeleton { class: String, reason: String },
 }
 
@@ -290,7 +290,15 @@ fn fill_skeleton(
     loop {
         let ev = reader.read_event().map_err(|e| bad(e.to_string()))?;
         match ev {
-            Event::Eof => break,
+            Event::Eof => {
+                if !path.is_empty() {
+                    return Err(bad(format!(
+                        "it ends inside <{}>: not well-formed XML",
+                        path.join("><")
+                    )));
+                }
+                break;
+            }
             Event::Start(s) | Event::Empty(s) if path.is_empty() && s.name().as_ref() == "test" => {
                 let mut out = BytesStart::new("test");
                 for a in s.attributes() {
@@ -453,6 +461,17 @@ mod tests {
     }
 
     #[test]
+    fn truncated_skeleton_is_refused() {
+        let mut s = Skeletons::builtin();
+        s.insert("QID_Test", "<test uid=\"0\"><text></text><parameter id=\"1\"><userSelection></userSelection></parameter>".into());
+        let err = write_rule(&sample(), &s)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("ends inside <test>"), "{err}");
+    }
+
+    #[test]
     fn skeleton_without_selection_is_refused() {
         let mut s = Skeletons::builtin();
         s.insert("QID_Test", "<test uid=\"0\"><text></text></test>".into());
@@ -461,5 +480,196 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("QID_Test"), "{err}");
+    }
+}
+
+/// A `<rule>` as read back from `rule_data`: enough to check and describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ParsedRule {
+    pub name: String,
+    pub notes: String,
+    pub building_block: bool,
+    pub enabled: bool,
+    pub tests: Vec<ParsedTest>,
+    /// `<newevent>` attributes, when the rule dispatches an event.
+    pub response: Option<BTreeMap<String, String>>,
+    pub force_offense: bool,
+}
+
+/// One test of a parsed rule: its class (without the package), negation, the sentence
+/// and the values of each parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ParsedTest {
+    pub class: String,
+    pub negate: bool,
+    pub text: String,
+    pub selections: BTreeMap<String, String>,
+}
+
+/// Read a `<rule>` document. Errors say what is missing or malformed.
+pub fn parse_rule(xml: &str) -> Result<ParsedRule, String> {
+    let mut r = Reader::from_str(xml);
+    let mut out = ParsedRule::default();
+    let mut stack: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut test: Option<ParsedTest> = None;
+    let mut param = String::new();
+    let mut seen_rule = false;
+    let mut seen_tests = false;
+    let attr = |s: &BytesStart, k: &str| -> Option<String> {
+        s.try_get_attribute(k).ok().flatten().and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
+    };
+    loop {
+        let ev = r
+            .read_event()
+            .map_err(|e| format!("not well-formed XML: {e}"))?;
+        match ev {
+            Event::Eof => break,
+            Event::DocType(_) => return Err("a DOCTYPE in rule XML".into()),
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                let name = s.name().as_ref().to_string();
+                let empty = matches!(ev, Event::Empty(_));
+                match (stack.len(), name.as_str()) {
+                    (0, "rule") => {
+                        seen_rule = true;
+                        out.building_block = attr(s, "buildingBlock").as_deref() == Some("true");
+                        out.enabled = attr(s, "enabled").as_deref() != Some("false");
+                    }
+                    (0, other) => return Err(format!("the root element is <{other}>, not <rule>")),
+                    (_, "testDefinitions") => seen_tests = true,
+                    (_, "test") => {
+                        let class = attr(s, "name").unwrap_or_default();
+                        test = Some(ParsedTest {
+                            class: class.rsplit('.').next().unwrap_or("").to_string(),
+                            negate: attr(s, "negate").as_deref() == Some("true"),
+                            ..ParsedTest::default()
+                        });
+                    }
+                    (_, "parameter") => param = attr(s, "id").unwrap_or_default(),
+                    (_, "actions") => {
+                        out.force_offense =
+                            attr(s, "forceOffenseCreation").as_deref() == Some("true")
+                    }
+                    (_, "newevent") => {
+                        let mut m = BTreeMap::new();
+                        for a in s.attributes().flatten() {
+                            if let Ok(v) = a.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
+                                m.insert(a.key.as_ref().to_string(), v.into_owned());
+                            }
+                        }
+                        out.response = Some(m);
+                    }
+                    _ => {}
+                }
+                if !empty {
+                    stack.push(name);
+                    text.clear();
+                }
+            }
+            Event::Text(t) => text.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0)),
+            Event::CData(t) => text.push_str(&t.into_inner()),
+            Event::GeneralRef(g) => {
+                let name = g
+                    .xml_content(quick_xml::XmlVersion::Implicit1_0)
+                    .to_string();
+                match g.resolve_char_ref() {
+                    Ok(Some(c)) => text.push(c),
+                    _ => match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(s) => text.push_str(s),
+                        None => return Err(format!("&{name}; is not a predefined entity")),
+                    },
+                }
+            }
+            Event::End(_) => {
+                let name = stack.pop().unwrap_or_default();
+                let t = std::mem::take(&mut text);
+                match (stack.len(), name.as_str()) {
+                    (1, "name") => out.name = t,
+                    (1, "notes") => out.notes = t,
+                    (_, "text") => {
+                        if let Some(test) = test.as_mut() {
+                            test.text = t;
+                        }
+                    }
+                    (_, "userSelection") => {
+                        if let Some(test) = test.as_mut() {
+                            test.selections.insert(param.clone(), t);
+                        }
+                    }
+                    (_, "test") => {
+                        if let Some(done) = test.take() {
+                            out.tests.push(done);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    if !seen_rule {
+        return Err("no <rule> element".into());
+    }
+    if !stack.is_empty() {
+        return Err(format!(
+            "the document ends inside <{}> (truncated?)",
+            stack.join("><")
+        ));
+    }
+    if out.name.trim().is_empty() {
+        return Err("the rule has no <name>".into());
+    }
+    if !seen_tests {
+        return Err("the rule has no <testDefinitions>".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_write_rule_writes() {
+        let def = RuleDef {
+            id: 1,
+            name: "N & <x>".into(),
+            notes: "n".into(),
+            enabled: false,
+            building_block: true,
+            owner: "admin".into(),
+            tests: vec![
+                RuleTest::Qids(vec![(2000000, "A".into())]),
+                RuleTest::Aql("\"R\" = 'x'".into()),
+            ],
+            response: None,
+        };
+        let xml = String::from_utf8(write_rule(&def, &Skeletons::builtin()).unwrap_or_default())
+            .unwrap_or_default();
+        let p = parse_rule(&xml).expect("parses");
+        assert_eq!(p.name, "N & <x>");
+        assert!(p.building_block && !p.enabled);
+        assert_eq!(p.tests.len(), 2);
+        assert_eq!(p.tests[0].class, "QID_Test");
+        assert_eq!(
+            p.tests[0].selections.get("1").map(String::as_str),
+            Some("2000000")
+        );
+        assert_eq!(
+            p.tests[1].selections.get("2").map(String::as_str),
+            Some("events")
+        );
+    }
+
+    #[test]
+    fn refuses_broken_rules() {
+        assert!(parse_rule("<rule><name>x</name></rule>").is_err());
+        assert!(parse_rule("<rule><testDefinitions/></rule>").is_err());
+        assert!(parse_rule("<other/>").is_err());
+        assert!(parse_rule("<rule><name>x</name><testDefinitions>").is_err());
     }
 }

@@ -179,6 +179,10 @@ pub struct Property {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expression {
+    /// Pin the expression's id (QRadar's identity for it); default: derived from the
+    /// property, the extraction and the event.
+    #[serde(default)]
+    pub id: Option<Spanned<String>>,
     #[serde(default)]
     pub json: Option<Spanned<String>>,
     #[serde(default)]

@@ -14,9 +14,28 @@ use crate::diag::{Sources, render};
 use crate::lock::LOCK_FILE;
 use crate::rule::Skeletons;
 
+/// The JSON report of a failed build.
+#[derive(Debug, Serialize)]
+struct FailedReport<'a> {
+    ok: bool,
+    errors: Vec<JsonFinding<'a>>,
+}
+
+fn json_finding(d: &crate::diag::Diagnostic) -> JsonFinding<'_> {
+    JsonFinding {
+        code: d.code,
+        severity: d.severity,
+        message: &d.message,
+        file: d.location.as_ref().map(|l| l.file.as_str()),
+        line: d.location.as_ref().map(|l| l.line),
+        column: d.location.as_ref().map(|l| l.column),
+    }
+}
+
 /// The JSON report of a build (`--format json`), frozen for scripts.
 #[derive(Debug, Serialize)]
 struct Report<'a> {
+    ok: bool,
     archive: String,
     sha256: String,
     files: Vec<String>,
@@ -94,7 +113,17 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
     };
     let sde = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
-            Ok(n) => Some(n),
+            Ok(n) if (crate::build::MIN_ZIP_TIME..=crate::build::MAX_ZIP_TIME).contains(&n) => {
+                Some(n)
+            }
+            Ok(_) => {
+                return fail(
+                    io,
+                    format!(
+                        "SOURCE_DATE_EPOCH={v} is outside 1980–2107, which a zip cannot record"
+                    ),
+                );
+            }
             Err(_) => {
                 return fail(
                     io,
@@ -120,6 +149,14 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
         Err(failed) => {
             for (n, t) in failed.extra_sources {
                 sources.add(n, t);
+            }
+            if args.format == Format::Json {
+                let failed_report = FailedReport {
+                    ok: false,
+                    errors: failed.diagnostics.iter().map(json_finding).collect(),
+                };
+                let _ = serde_json::to_writer_pretty(&mut *io.out, &failed_report);
+                let _ = writeln!(io.out);
             }
             let _ = write!(
                 io.err,
@@ -183,6 +220,7 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
     match args.format {
         Format::Json => {
             let report = Report {
+                ok: true,
                 archive: archive_path.display().to_string(),
                 sha256: sha256_hex(&built.archive),
                 files: written
@@ -195,18 +233,7 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
                 lock: lock_path.display().to_string(),
                 lock_changed: built.lock_changed,
                 counts,
-                warnings: built
-                    .findings
-                    .iter()
-                    .map(|d| JsonFinding {
-                        code: d.code,
-                        severity: d.severity,
-                        message: &d.message,
-                        file: d.location.as_ref().map(|l| l.file.as_str()),
-                        line: d.location.as_ref().map(|l| l.line),
-                        column: d.location.as_ref().map(|l| l.column),
-                    })
-                    .collect(),
+                warnings: built.findings.iter().map(json_finding).collect(),
             };
             let _ = serde_json::to_writer_pretty(&mut *io.out, &report);
             let _ = writeln!(io.out);
@@ -241,7 +268,7 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
     Outcome::Success
 }
 
-fn load_categories(path: &PathBuf) -> Result<Catalogue, String> {
+pub(crate) fn load_categories(path: &Path) -> Result<Catalogue, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the categories {}: {e}", path.display()))?;
     let parsed = if text.trim_start().starts_with('[') {

@@ -1,0 +1,281 @@
+//! The row types QRadar exports hold, with each column's value type, from the real
+//! exports and the format notes (`docs/output-format.md`). Unknown row types and columns
+//! are information, never errors: QRadar adds them across versions.
+
+/// What a column's value must look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Any text.
+    Text,
+    /// A decimal integer (may be negative; empty means NULL).
+    Int,
+    /// `true` or `false`.
+    Bool,
+    /// An RFC 4122 UUID (checked as a warning: only real exports' habit says so).
+    Uuid,
+    /// Base64 (standard alphabet, padded).
+    Base64,
+    /// One of a few words (checked as a warning: the full set is not published).
+    Enum(&'static [&'static str]),
+}
+
+/// A column: name, kind, and whether a row must have it.
+pub type Column = (&'static str, Kind, bool);
+
+use Kind::*;
+
+const PROPERTY_TYPES: &[&str] = &["string", "numeric", "ip", "port", "time", "host", "long"];
+
+/// Known row types and their columns.
+pub const ROWS: &[(&str, &[Column])] = &[
+    (
+        "qidmap",
+        &[
+            ("id", Int, true),
+            ("qid", Int, true),
+            ("qname", Text, true),
+            ("qdescription", Text, false),
+            ("severity", Int, true),
+            ("lowlevelcategory", Int, true),
+            ("catpipename", Text, false),
+            ("reverseip", Bool, false),
+            ("ratethreshold", Int, false),
+            ("rateinterval", Int, false),
+            ("rateshortwindow", Int, false),
+            ("ratelongwindow", Int, false),
+            ("uuid", Uuid, false),
+            ("deprecated", Bool, false),
+        ],
+    ),
+    (
+        "dsmevent",
+        &[
+            ("id", Int, true),
+            ("devicetypeid", Int, true),
+            ("deviceeventid", Text, true),
+            ("deviceeventcategory", Text, true),
+            ("qidmapid", Int, true),
+            ("credibility", Int, false),
+            ("customevent", Bool, false),
+            ("unravelevent", Int, false),
+            ("uuid", Uuid, false),
+            ("routepoint", Text, false),
+        ],
+    ),
+    (
+        "sensordevicetype",
+        &[
+            ("id", Int, true),
+            ("devicetypename", Text, true),
+            ("devicetypedescription", Text, false),
+            ("devicecategoryid", Int, false),
+            ("devicetypeoverride", Int, false),
+            ("devicetypecredibility", Int, false),
+            ("defaultlanguageid", Int, false),
+            ("dsmparameter", Text, false),
+            ("extension_id", Int, false),
+            ("mask", Int, false),
+            ("uniqueperhost", Bool, false),
+            ("uuid", Uuid, false),
+            ("default_protocol", Int, false),
+            ("latest_version", Text, false),
+        ],
+    ),
+    (
+        "sensordevicecategory",
+        &[
+            ("id", Int, true),
+            ("categoryname", Text, true),
+            ("categorydescription", Text, false),
+        ],
+    ),
+    (
+        "sensordeviceprotocols",
+        &[
+            ("id", Int, true),
+            ("sensordevicetypeid", Int, true),
+            ("sensorprotocolid", Int, true),
+            ("documented", Bool, false),
+        ],
+    ),
+    (
+        "sensorprotocol",
+        &[
+            ("id", Int, true),
+            ("protocolname", Text, true),
+            ("protocoldescription", Text, false),
+            ("gatewaysupported", Bool, false),
+            ("autodiscoverable", Bool, false),
+            ("plugin_version", Text, false),
+            ("encoding_enabled", Bool, false),
+            ("inbound", Bool, false),
+            ("bulk_addable", Bool, false),
+            ("transmissionprotocol", Text, false),
+            ("autodiscoveryport", Int, false),
+            ("configurable", Bool, false),
+            ("listenportkey", Text, false),
+        ],
+    ),
+    (
+        "device_ext",
+        &[
+            ("id", Int, true),
+            ("name", Text, true),
+            ("description", Text, false),
+            ("enabled", Bool, false),
+            ("use_condition", Int, false),
+            ("uuid", Uuid, false),
+            ("xml", Base64, true),
+        ],
+    ),
+    (
+        "ariel_regex_property",
+        &[
+            ("id", Text, true),
+            ("propertyname", Text, true),
+            ("propertytype", Enum(PROPERTY_TYPES), true),
+            ("database", Text, false),
+            ("forceparse", Bool, false),
+            ("autodiscovered", Bool, false),
+            ("datepattern", Text, false),
+            ("languagetag", Text, false),
+            ("description", Text, false),
+            ("description_id", Text, false),
+            ("deprecated", Bool, false),
+            ("sequenceid", Int, false),
+            ("tenant_id", Int, false),
+            ("username", Text, false),
+            ("creationdate", Int, false),
+            ("editdate", Int, false),
+        ],
+    ),
+    (
+        "ariel_property_expression",
+        &[
+            ("id", Text, true),
+            ("ap_id", Text, true),
+            ("devicetypeid", Int, false),
+            ("deviceid", Int, false),
+            ("qid", Int, false),
+            ("category", Int, false),
+            ("regex", Text, true),
+            ("capturegroup", Int, false),
+            ("payload", Base64, false),
+            ("propertybase", Text, false),
+            ("enabled", Bool, false),
+            ("rank", Int, false),
+            ("sequenceid", Int, false),
+            ("username", Text, false),
+            ("creationdate", Int, false),
+            ("editdate", Int, false),
+        ],
+    ),
+    (
+        "ariel_property_json_expression",
+        &[
+            ("id", Text, true),
+            ("ap_id", Text, true),
+            ("devicetypeid", Int, false),
+            ("deviceid", Int, false),
+            ("qid", Int, false),
+            ("category", Int, false),
+            ("expression", Text, true),
+            ("payload", Base64, false),
+            ("propertybase", Text, false),
+            ("enabled", Bool, false),
+            ("rank", Int, false),
+            ("sequenceid", Int, false),
+            ("username", Text, false),
+            ("creationdate", Int, false),
+            ("editdate", Int, false),
+        ],
+    ),
+    (
+        "content_version",
+        &[
+            ("id", Int, false),
+            ("identifier", Text, false),
+            ("content_type", Text, false),
+            ("version", Text, false),
+        ],
+    ),
+    (
+        "custom_rule",
+        &[
+            ("id", Int, true),
+            ("uuid", Text, true),
+            ("link_uuid", Text, false),
+            ("origin", Text, false),
+            ("rule_type", Int, false),
+            ("flags", Int, false),
+            ("mod_date", Text, false),
+            ("create_date", Text, false),
+            ("rule_data", Base64, true),
+        ],
+    ),
+    (
+        "fgroup",
+        &[
+            ("id", Int, true),
+            ("parent_id", Int, false),
+            ("type_id", Int, false),
+            ("level_id", Int, false),
+            ("name", Text, true),
+            ("description", Text, false),
+            ("user_name", Text, false),
+            ("modified_date", Text, false),
+        ],
+    ),
+    (
+        "fgroup_link",
+        &[
+            ("id", Int, true),
+            ("fgroup_id", Int, true),
+            ("item_id", Text, true),
+            ("user_name", Text, false),
+        ],
+    ),
+    (
+        "fgroup_type",
+        &[
+            ("id", Int, true),
+            ("name", Text, false),
+            ("description", Text, false),
+            ("class_name", Text, false),
+        ],
+    ),
+];
+
+/// The columns of a known row type.
+pub fn columns(table: &str) -> Option<&'static [Column]> {
+    ROWS.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
+}
+
+/// Whether `value` fits `kind`; `None` when it does, else what is wrong.
+pub fn check(kind: Kind, value: &str) -> Option<String> {
+    let ok = match kind {
+        Text => true,
+        Int => value.is_empty() || value.trim().parse::<i64>().is_ok(),
+        Bool => matches!(value, "true" | "false" | ""),
+        Uuid => value.is_empty() || uuid::Uuid::try_parse(value).is_ok(),
+        Base64 => {
+            use base64::Engine;
+            let cleaned: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(cleaned)
+                .is_ok()
+        }
+        Enum(words) => value.is_empty() || words.contains(&value),
+    };
+    if ok {
+        return None;
+    }
+    Some(match kind {
+        Int => "is not an integer".into(),
+        Bool => "is not true or false".into(),
+        Uuid => "is not a UUID".into(),
+        Base64 => "is not valid base64".into(),
+        Enum(words) => format!("is not one of {}", words.join(", ")),
+        Text => String::new(),
+    })
+}
