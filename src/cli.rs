@@ -50,6 +50,21 @@ pub enum Command {
     Build(BuildArgs),
     /// Check extension archives (zip, tar.gz) or content XML files, ours or QRadar's.
     Validate(ValidateArgs),
+    /// Show what an extension archive holds: events, properties, rules, searches.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Archives or content XML files; `-` reads standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format: human or json.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Low-level categories from your own QRadar, for category names.
+    #[arg(long, value_name = "FILE")]
+    pub categories: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod content;
 pub mod device_ext;
 pub mod diag;
+pub mod inspect;
 pub mod jsonpath;
 pub mod lock;
 pub mod manifest;

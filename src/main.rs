@@ -39,6 +39,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Build(args) => commands::build::run(args, &mut io),
         Command::Validate(args) => commands::validate::run(args, &mut io),
+        Command::Inspect(args) => commands::inspect::run(args, &mut io),
     };
     ExitCode::from(outcome.code())
 }
