@@ -72,6 +72,20 @@ pub struct Built {
     pub findings: Vec<Diagnostic>,
     /// Texts of files findings may point into, other than the pack (AQL files).
     pub extra_sources: Vec<(String, String)>,
+    /// The rules as resolved (for the simulator).
+    pub rules: Vec<RuleDef>,
+    /// The DSM assumptions (for the simulator).
+    pub dsm: DsmInfo,
+    pub log_source_type: (i64, String),
+}
+
+/// How the pack says the DSM derives the device event id and category.
+#[derive(Debug, Clone, Default)]
+pub struct DsmInfo {
+    pub event_id: String,
+    pub event_category: String,
+    /// Placeholder (or normalized field: username, sourceip, time) → JSON key paths.
+    pub fields: BTreeMap<String, Vec<String>>,
 }
 
 /// A failed build: every error found, plus the texts they point into.
@@ -331,10 +345,12 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         qids: &qids,
         type_id,
     };
+    let mut rule_defs = Vec::new();
     resolve_rules(
         &mut cx,
         &pack,
         &mut ext,
+        &mut rule_defs,
         RuleCtx {
             ns: &ns,
             placeholders: &placeholders,
@@ -444,7 +460,40 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         lock_changed,
         findings,
         extra_sources: cx.extra_sources,
+        rules: rule_defs,
+        dsm: dsm_info(&pack),
+        log_source_type: (
+            type_id,
+            pack.log_source_type.get_ref().name.get_ref().clone(),
+        ),
     })
+}
+
+fn dsm_info(pack: &PackFile) -> DsmInfo {
+    match &pack.dsm {
+        Some(d) => {
+            let d = d.get_ref();
+            DsmInfo {
+                event_id: d.event_id.get_ref().clone(),
+                event_category: d.event_category.get_ref().clone(),
+                fields: d
+                    .fields
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.get_ref().iter().map(|p| p.get_ref().clone()).collect(),
+                        )
+                    })
+                    .collect(),
+            }
+        }
+        None => DsmInfo {
+            event_id: "{event_id}".into(),
+            event_category: "{event_category}".into(),
+            fields: BTreeMap::new(),
+        },
+    }
 }
 
 /// Spellings that QRadar treats as different but people read as the same: dash kinds,
@@ -745,6 +794,18 @@ fn resolve_events(
             } else if v.get_ref().is_empty() {
                 cx.error("PK035", v.span(), format!("[dsm.defaults] `{k}` lists no value"))
                     .help("an empty list would give the events that use it no device event at all: list at least one value");
+            }
+        }
+        for (k, paths) in &d.get_ref().fields {
+            for path in paths.get_ref() {
+                if let Err(e) = KeyPath::parse(path.get_ref()) {
+                    cx.error(
+                        "PK054",
+                        path.span(),
+                        format!("[dsm.fields] `{k}`: not a QRadar JSON key path: {e}"),
+                    )
+                    .help("write a slash before each quoted key, e.g. /\"operationName\"");
+                }
             }
         }
         if id_parts.iter().all(|p| p.is_ok()) {
@@ -1519,6 +1580,7 @@ fn resolve_rules(
     cx: &mut Ctx,
     pack: &PackFile,
     ext: &mut Extension,
+    defs: &mut Vec<RuleDef>,
     rc: RuleCtx,
     qidmap_id_of: &mut BTreeMap<String, i64>,
 ) {
@@ -1661,7 +1723,9 @@ fn resolve_rules(
             tests,
             response,
         };
-        match write_rule(&def, rc.skeletons) {
+        let written = write_rule(&def, rc.skeletons);
+        defs.push(def);
+        match written {
             Ok(xml) => ext.rules.push(CustomRule {
                 id,
                 uuid: Uuid::new_v5(rc.ns, format!("rule:{name}").as_bytes()),

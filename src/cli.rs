@@ -52,6 +52,33 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show what an extension archive holds: events, properties, rules, searches.
     Inspect(InspectArgs),
+    /// Run a pack's test cases (or event files) through a simulation of QRadar, offline.
+    Test(TestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The pack file (TOML).
+    pub pack: PathBuf,
+    /// Run these event files instead of the pack's test cases (NDJSON, a JSON array,
+    /// {"records": [...]} or {"value": [...]}); reports what each event becomes.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub events: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Also write a JUnit XML report (for CI).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The time NOW() stands for in AQL (RFC 3339); default: each event's own time.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Show every event, not only failures.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Low-level categories from your own QRadar.
+    #[arg(long, value_name = "FILE")]
+    pub categories: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -133,6 +133,7 @@ pub const PACK: &[Code] = &[
     c("PK071", E, "a search's aql_file cannot be read"),
     c("PK072", E, "a search name (or its file name) is used twice"),
     c("PK073", I, "a search is embedded as an unverified row"),
+    c("PK074", E, "a test file cannot be read"),
     c("PK090", E, "the archive cannot be written"),
 ];
 

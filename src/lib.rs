@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod read;
 pub mod report;
 pub mod rule;
+pub mod simulate;
 pub mod spec;
 pub mod validate;
 pub mod xml;

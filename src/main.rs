@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(args, &mut io),
         Command::Validate(args) => commands::validate::run(args, &mut io),
         Command::Inspect(args) => commands::inspect::run(args, &mut io),
+        Command::Test(args) => commands::test::run(args, &mut io),
     };
     ExitCode::from(outcome.code())
 }

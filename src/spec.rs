@@ -29,6 +29,62 @@ pub struct PackFile {
     pub rules: Vec<Spanned<Rule>>,
     #[serde(default, rename = "search")]
     pub searches: Vec<Spanned<Search>>,
+    /// Test cases for `qrpack test`.
+    #[serde(default, rename = "test")]
+    pub tests: Vec<Spanned<TestCase>>,
+    /// Files beside the pack holding more `[[test]]` cases.
+    #[serde(default)]
+    pub test_files: Vec<Spanned<String>>,
+}
+
+/// A file of test cases (`test_files`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    #[serde(default, rename = "test")]
+    pub tests: Vec<Spanned<TestCase>>,
+}
+
+/// `[[test]]`: events and what the pack must make of them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    pub name: Spanned<String>,
+    /// An event file, relative to the file declaring the test.
+    #[serde(default)]
+    pub events: Option<Spanned<String>>,
+    /// One event, inline (JSON).
+    #[serde(default)]
+    pub event: Option<Spanned<String>>,
+    /// Only the records whose correlationId or id equals this.
+    #[serde(default)]
+    pub key: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expect: Option<Spanned<Expect>>,
+}
+
+/// `[test.expect]`: what must hold for every selected event.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The pack event (QID name) it maps to, or "unknown".
+    #[serde(default)]
+    pub event: Option<Spanned<String>>,
+    /// Property values; "absent" for no value.
+    #[serde(default)]
+    pub properties: BTreeMap<String, Spanned<String>>,
+    /// Rules (or building blocks) that must match.
+    #[serde(default)]
+    pub fires: Vec<Spanned<String>>,
+    /// Rules that must not match.
+    #[serde(default)]
+    pub silent: Vec<Spanned<String>>,
+    /// Saved searches the event must appear in.
+    #[serde(default)]
+    pub searches: Vec<Spanned<String>>,
+    /// Saved searches it must not appear in.
+    #[serde(default)]
+    pub not_searches: Vec<Spanned<String>>,
 }
 
 /// `[extension]`: the archive's metadata, written into `manifest.txt`.
@@ -289,19 +345,14 @@ pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
 
 /// Give serde's messages a stable code and a fix.
 fn classify(message: &str) -> (&'static str, Option<String>) {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let expected = rest
-            .split_once("expected ")
-            .map(|(_, e)| e.to_string())
-            .unwrap_or_default();
-        let help = if expected.is_empty() {
-            "remove the key; see docs/pack-format.md for the keys this table takes".to_string()
-        } else {
-            format!(
-                "remove or rename the key; this table takes {expected} (see docs/pack-format.md)"
-            )
-        };
-        ("PK002", Some(help))
+    if message.starts_with("unknown field `") {
+        (
+            "PK002",
+            Some(
+                "remove the key or fix its spelling; docs/pack-format.md lists every key"
+                    .to_string(),
+            ),
+        )
     } else if message.starts_with("missing field") {
         (
             "PK003",

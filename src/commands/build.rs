@@ -79,19 +79,9 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
             );
         }
     };
-    let lock_path = match args.pack.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => dir.join(LOCK_FILE),
-        None => PathBuf::from(LOCK_FILE),
-    };
-    let lock_text = match std::fs::read_to_string(&lock_path) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return fail(
-                io,
-                format!("cannot read the lock {}: {e}", lock_path.display()),
-            );
-        }
+    let (lock_path, lock_text) = match read_lock(&args.pack) {
+        Ok(l) => l,
+        Err(m) => return fail(io, m),
     };
     let owned_catalogue;
     let catalogue = match &args.categories {
@@ -266,6 +256,19 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
         }
     }
     Outcome::Success
+}
+
+/// The lock beside a pack: its path, and its text when it exists.
+pub(crate) fn read_lock(pack: &Path) -> Result<(PathBuf, Option<String>), String> {
+    let lock_path = match pack.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir.join(LOCK_FILE),
+        None => PathBuf::from(LOCK_FILE),
+    };
+    match std::fs::read_to_string(&lock_path) {
+        Ok(t) => Ok((lock_path, Some(t))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((lock_path, None)),
+        Err(e) => Err(format!("cannot read the lock {}: {e}", lock_path.display())),
+    }
 }
 
 pub(crate) fn load_categories(path: &Path) -> Result<Catalogue, String> {

@@ -5,6 +5,7 @@ use std::io::Write;
 
 pub mod build;
 pub mod inspect;
+pub mod test;
 pub mod validate;
 
 /// How a command ended, mapped by the binary to the process exit code.

@@ -1,0 +1,593 @@
+//! The simulator: a built pack turned into lookup tables, and one event run through them
+//! the way QRadar would: device event id and category from the pack's [dsm] templates,
+//! the QID from the DSM mappings, every custom property, every rule and saved search.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::aql::{self, AqlError, Expr, Value};
+use crate::build::Built;
+use crate::catalogue::Catalogue;
+use crate::content::Extraction;
+use crate::jsonpath::KeyPath;
+use crate::rule::RuleTest;
+
+/// A template piece: literal text or a placeholder.
+#[derive(Debug, Clone)]
+enum Part {
+    Lit(String),
+    Var(String),
+}
+
+fn parts(t: &str) -> Vec<Part> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(c)
+                if c > 0
+                    && after[..c]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                if open > 0 {
+                    out.push(Part::Lit(rest[..open].to_string()));
+                }
+                out.push(Part::Var(after[..c].to_string()));
+                rest = &after[c + 1..];
+            }
+            _ => {
+                out.push(Part::Lit(rest[..=open].to_string()));
+                rest = after;
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Part::Lit(rest.to_string()));
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+pub struct EventInfo {
+    pub name: String,
+    pub qid: i64,
+    pub category: i64,
+    pub category_name: String,
+    pub severity: i64,
+}
+
+enum Extractor {
+    Json(KeyPath),
+    Regex(regex::Regex, usize),
+    /// An expression qrpack cannot run (Java-only regex); the reason is in `problems`.
+    Unsupported,
+}
+
+struct Expression {
+    /// `None`: any QID.
+    qid: Option<i64>,
+    rank: i64,
+    extractor: Extractor,
+}
+
+struct Property {
+    name: String,
+    expressions: Vec<Expression>,
+}
+
+pub struct Rule {
+    pub name: String,
+    pub building_block: bool,
+    types: Option<Vec<i64>>,
+    qids: Option<Vec<i64>>,
+    filter: Option<Result<Expr, AqlError>>,
+}
+
+struct Search {
+    name: String,
+    filter: Result<Option<Expr>, AqlError>,
+}
+
+/// A pack, ready to simulate.
+pub struct Simulator {
+    type_id: i64,
+    id_parts: Vec<Part>,
+    cat_parts: Vec<Part>,
+    fields: BTreeMap<String, Vec<KeyPath>>,
+    mappings: HashMap<(String, String), usize>,
+    pub events: Vec<EventInfo>,
+    by_qid: HashMap<i64, usize>,
+    properties: Vec<Property>,
+    pub rules: Vec<Rule>,
+    searches: Vec<Search>,
+    /// Problems that keep parts of the pack from being simulated.
+    pub problems: Vec<String>,
+    now: Option<i64>,
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Outcome {
+    pub device_event_id: Option<String>,
+    pub device_event_category: Option<String>,
+    /// Why no mapping was looked up or found.
+    pub unmapped: Option<String>,
+    pub qid: Option<i64>,
+    pub event: Option<String>,
+    pub category: Option<String>,
+    pub properties: BTreeMap<String, Option<String>>,
+    pub rules: Vec<Verdict>,
+    pub searches: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Verdict {
+    pub name: String,
+    /// true: matches; false: does not; None: not simulated.
+    pub matched: Option<bool>,
+    pub reason: String,
+}
+
+impl Simulator {
+    pub fn new(built: &Built, catalogue: &Catalogue, now: Option<i64>) -> Simulator {
+        let mut problems = Vec::new();
+        let fields: BTreeMap<String, Vec<KeyPath>> = built
+            .dsm
+            .fields
+            .iter()
+            .map(|(k, paths)| {
+                (
+                    k.clone(),
+                    paths
+                        .iter()
+                        .filter_map(|p| KeyPath::parse(p).ok())
+                        .collect(),
+                )
+            })
+            .collect();
+        let id_parts = parts(&built.dsm.event_id);
+        let cat_parts = parts(&built.dsm.event_category);
+        for p in id_parts.iter().chain(cat_parts.iter()) {
+            if let Part::Var(v) = p
+                && !fields.contains_key(v)
+            {
+                problems.push(format!("[dsm.fields] has no key path for the placeholder `{v}`: device events cannot be derived"));
+            }
+        }
+        let ext = &built.extension;
+        let mut events = Vec::new();
+        let mut by_qidmap: HashMap<i64, usize> = HashMap::new();
+        let mut by_qid = HashMap::new();
+        for q in &ext.qidmaps {
+            by_qidmap.insert(q.id, events.len());
+            by_qid.insert(q.qid, events.len());
+            events.push(EventInfo {
+                name: q.name.clone(),
+                qid: q.qid,
+                category: q.low_level_category,
+                category_name: u32::try_from(q.low_level_category)
+                    .ok()
+                    .and_then(|c| catalogue.category(c))
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                severity: q.severity,
+            });
+        }
+        let mut mappings = HashMap::new();
+        for d in &ext.dsm_events {
+            if let Some(&i) = by_qidmap.get(&d.qidmap_id) {
+                mappings.insert(
+                    (d.device_event_id.clone(), d.device_event_category.clone()),
+                    i,
+                );
+            }
+        }
+        let mut properties: Vec<Property> = ext
+            .properties
+            .iter()
+            .map(|p| Property {
+                name: p.name.clone(),
+                expressions: Vec::new(),
+            })
+            .collect();
+        for e in &ext.expressions {
+            let Some(pi) = ext.properties.iter().position(|p| p.id == e.property_id) else {
+                continue;
+            };
+            let extractor = match &e.extraction {
+                Extraction::Json(j) => match KeyPath::parse(j) {
+                    Ok(k) => Extractor::Json(k),
+                    Err(_) => Extractor::Unsupported,
+                },
+                Extraction::Regex {
+                    regex,
+                    capture_group,
+                } => match crate::validate::content::java_only(regex) {
+                    Some(_) => Extractor::Unsupported,
+                    None => match regex::Regex::new(regex) {
+                        Ok(r) => Extractor::Regex(r, *capture_group as usize),
+                        Err(_) => Extractor::Unsupported,
+                    },
+                },
+            };
+            if matches!(extractor, Extractor::Unsupported) {
+                problems.push(format!("an expression of property \"{}\" is not simulated (a Java-only or invalid pattern)", ext.properties[pi].name));
+            }
+            properties[pi].expressions.push(Expression {
+                qid: (e.qid >= 0).then_some(e.qid),
+                rank: e.rank,
+                extractor,
+            });
+        }
+        for p in &mut properties {
+            // QRadar tries a property's expressions in rank order [guess: first value wins].
+            p.expressions.sort_by_key(|e| e.rank);
+        }
+        let rules = built
+            .rules
+            .iter()
+            .map(|r| {
+                let mut rule = Rule {
+                    name: r.name.clone(),
+                    building_block: r.building_block,
+                    types: None,
+                    qids: None,
+                    filter: None,
+                };
+                for t in &r.tests {
+                    match t {
+                        RuleTest::LogSourceTypes(ts) => {
+                            rule.types = Some(ts.iter().map(|(i, _)| *i).collect())
+                        }
+                        RuleTest::Qids(qs) => {
+                            rule.qids = Some(qs.iter().map(|(q, _)| *q).collect())
+                        }
+                        RuleTest::Aql(f) => rule.filter = Some(aql::parse_condition(f)),
+                    }
+                }
+                rule
+            })
+            .collect();
+        let searches = built
+            .searches
+            .iter()
+            .map(|s| Search {
+                name: s.name.clone(),
+                filter: aql::parse_query_where(&s.aql),
+            })
+            .collect();
+        Simulator {
+            type_id: built.log_source_type.0,
+            id_parts,
+            cat_parts,
+            fields,
+            mappings,
+            events,
+            by_qid,
+            properties,
+            rules,
+            searches,
+            problems,
+            now,
+        }
+    }
+
+    fn render(&self, parts: &[Part], record: &serde_json::Value) -> Result<String, String> {
+        let mut out = String::new();
+        for p in parts {
+            match p {
+                Part::Lit(l) => out.push_str(l),
+                Part::Var(v) => {
+                    let paths = self
+                        .fields
+                        .get(v)
+                        .ok_or_else(|| format!("no [dsm.fields] path for `{v}`"))?;
+                    let value = paths
+                        .iter()
+                        .find_map(|k| k.extract(record))
+                        .ok_or_else(|| format!("the record has no value for `{v}`"))?;
+                    out.push_str(&value);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn field(&self, name: &str, record: &serde_json::Value) -> Option<String> {
+        self.fields
+            .get(name)?
+            .iter()
+            .find_map(|k| k.extract(record))
+    }
+
+    /// Run one record (its parsed JSON and raw text).
+    pub fn run(&self, record: &serde_json::Value, raw: &str) -> Outcome {
+        let mut out = Outcome {
+            device_event_id: None,
+            device_event_category: None,
+            unmapped: None,
+            qid: None,
+            event: None,
+            category: None,
+            properties: BTreeMap::new(),
+            rules: Vec::new(),
+            searches: Vec::new(),
+        };
+        let mapped = match (
+            self.render(&self.id_parts, record),
+            self.render(&self.cat_parts, record),
+        ) {
+            (Ok(id), Ok(cat)) => {
+                let hit = self.mappings.get(&(id.clone(), cat.clone())).copied();
+                out.device_event_id = Some(id);
+                out.device_event_category = Some(cat);
+                if hit.is_none() {
+                    out.unmapped = Some(
+                        "no DSM mapping of the pack matches this event id and category".into(),
+                    );
+                }
+                hit
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                out.unmapped = Some(e);
+                None
+            }
+        };
+        if let Some(i) = mapped {
+            let e = &self.events[i];
+            out.qid = Some(e.qid);
+            out.event = Some(e.name.clone());
+            out.category = Some(if e.category_name.is_empty() {
+                e.category.to_string()
+            } else {
+                format!("{} {}", e.category, e.category_name)
+            });
+        }
+        for p in &self.properties {
+            let mut value = None;
+            for x in p
+                .expressions
+                .iter()
+                .filter(|x| x.qid.is_none() || x.qid == out.qid)
+            {
+                value = match &x.extractor {
+                    Extractor::Json(k) => k.extract(record),
+                    Extractor::Regex(r, g) => r
+                        .captures(raw)
+                        .and_then(|c| c.get(*g))
+                        .map(|m| m.as_str().to_string())
+                        .filter(|s| !s.is_empty()),
+                    Extractor::Unsupported => None,
+                };
+                if value.is_some() {
+                    break;
+                }
+            }
+            out.properties.insert(p.name.clone(), value);
+        }
+        let view = View {
+            sim: self,
+            record,
+            out: &out,
+        };
+        let rules: Vec<Verdict> = self.rules.iter().map(|r| view.rule(r)).collect();
+        let mut searches = Vec::new();
+        for s in &self.searches {
+            let verdict = match &s.filter {
+                Err(e) if e.unsupported => Verdict {
+                    name: s.name.clone(),
+                    matched: None,
+                    reason: format!("not simulated: {}", e.message),
+                },
+                Err(e) => Verdict {
+                    name: s.name.clone(),
+                    matched: None,
+                    reason: format!("the query does not parse: {e}"),
+                },
+                Ok(None) => Verdict {
+                    name: s.name.clone(),
+                    matched: Some(true),
+                    reason: "no WHERE clause".into(),
+                },
+                Ok(Some(w)) => match aql::eval_condition(w, &view) {
+                    Ok(Some(true)) => Verdict {
+                        name: s.name.clone(),
+                        matched: Some(true),
+                        reason: "its WHERE clause is true".into(),
+                    },
+                    Ok(_) => Verdict {
+                        name: s.name.clone(),
+                        matched: Some(false),
+                        reason: "its WHERE clause is false".into(),
+                    },
+                    Err(e) => Verdict {
+                        name: s.name.clone(),
+                        matched: None,
+                        reason: format!("not simulated: {}", e.message),
+                    },
+                },
+            };
+            searches.push(verdict);
+        }
+        out.rules = rules;
+        out.searches = searches;
+        out
+    }
+}
+
+/// The event as AQL sees it.
+struct View<'a> {
+    sim: &'a Simulator,
+    record: &'a serde_json::Value,
+    out: &'a Outcome,
+}
+
+impl View<'_> {
+    fn rule(&self, r: &Rule) -> Verdict {
+        let v = |matched: Option<bool>, reason: String| Verdict {
+            name: r.name.clone(),
+            matched,
+            reason,
+        };
+        if let Some(types) = &r.types
+            && !types.contains(&self.sim.type_id)
+        {
+            return v(
+                Some(false),
+                format!("log source type {} is not tested", self.sim.type_id),
+            );
+        }
+        if let Some(qids) = &r.qids {
+            match self.out.qid {
+                None => return v(Some(false), "the event maps to no QID of the pack".into()),
+                Some(q) if !qids.contains(&q) => {
+                    return v(Some(false), format!("QID {q} is not in its QID test"));
+                }
+                Some(_) => {}
+            }
+        }
+        match &r.filter {
+            None => v(Some(true), "log source type and QID match".into()),
+            Some(Err(e)) if e.unsupported => v(None, format!("not simulated: {}", e.message)),
+            Some(Err(e)) => v(None, format!("its AQL filter does not parse: {e}")),
+            Some(Ok(f)) => match aql::eval_condition(f, self) {
+                Ok(Some(true)) => v(
+                    Some(true),
+                    "log source type, QID and AQL filter match".into(),
+                ),
+                Ok(_) => v(Some(false), "its AQL filter is false".into()),
+                Err(e) => v(None, format!("not simulated: {}", e.message)),
+            },
+        }
+    }
+}
+
+fn text_value(s: Option<String>) -> Value {
+    s.map_or(Value::Null, Value::Str)
+}
+
+impl aql::Event for View<'_> {
+    fn field(&self, name: &str) -> Option<Value> {
+        let info = self
+            .out
+            .qid
+            .and_then(|q| self.sim.by_qid.get(&q))
+            .map(|&i| &self.sim.events[i]);
+        match name {
+            "qid" => Some(self.out.qid.map_or(Value::Null, |q| Value::Num(q as f64))),
+            "category" => Some(info.map_or(Value::Null, |e| Value::Num(e.category as f64))),
+            "highlevelcategory" => Some(info.map_or(Value::Null, |e| {
+                Value::Num((e.category / 1000 * 1000) as f64)
+            })),
+            "severity" => Some(info.map_or(Value::Null, |e| Value::Num(e.severity as f64))),
+            "username" | "sourceip" | "destinationip" | "eventdirection"
+                if self.sim.fields.contains_key(name) =>
+            {
+                Some(text_value(self.sim.field(name, self.record)))
+            }
+            "starttime" | "devicetime" if self.sim.fields.contains_key("time") => Some(
+                self.sim
+                    .field("time", self.record)
+                    .and_then(|t| parse_time_ms(&t))
+                    .map_or(Value::Null, |ms| Value::Num(ms as f64)),
+            ),
+            _ => None,
+        }
+    }
+    fn property(&self, name: &str) -> Value {
+        text_value(self.out.properties.get(name).cloned().flatten())
+    }
+    fn qid_name(&self, qid: &Value) -> Value {
+        let q = match qid {
+            Value::Num(n) => *n as i64,
+            _ => return Value::Null,
+        };
+        self.sim.by_qid.get(&q).map_or(Value::Null, |&i| {
+            Value::Str(self.sim.events[i].name.clone())
+        })
+    }
+    fn log_source_type(&self) -> Value {
+        Value::Num(self.sim.type_id as f64)
+    }
+    fn now(&self) -> Value {
+        // Without --now, NOW() is the event's own time: "in the last N hours" holds.
+        match self.sim.now {
+            Some(n) => Value::Num(n as f64),
+            None => self.field("starttime").unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time (`2019-09-03T20:01:53.7619661Z`,
+/// `…+00:00`).
+pub fn parse_time_ms(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<i64> { t.get(r)?.parse().ok() };
+    let (y, mo, d, h, mi, s) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &t[start..i];
+        let padded = format!("{frac:0<3}");
+        ms = padded[..3].parse().ok()?;
+    }
+    let offset_min = match b.get(i) {
+        None | Some(b'Z') | Some(b'z') => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let hh: i64 = t.get(i + 1..i + 3)?.parse().ok()?;
+            let mm: i64 = t.get(i + 4..i + 6)?.parse().ok()?;
+            let m = hh * 60 + mm;
+            if *sign == b'+' { m } else { -m }
+        }
+        _ => return None,
+    };
+    let stamp = crate::archive::Stamp {
+        year: y as u16,
+        month: mo as u8,
+        day: d as u8,
+        hour: h as u8,
+        minute: mi as u8,
+        second: s as u8,
+    };
+    Some((stamp.to_unix() - offset_min * 60) * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time_ms("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_time_ms("1970-01-01T01:00:01.5+01:00"), Some(1500));
+        assert_eq!(
+            parse_time_ms("2019-09-03T20:01:53.7619661Z"),
+            Some(1_567_540_913_761)
+        );
+        assert_eq!(parse_time_ms("not a time"), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! Offline simulation of what QRadar would do with an event, following a pack's own
+//! declarations: device event id and category, QID mapping, custom properties, rules
+//! and saved searches.
+
+pub mod aql;
+pub mod cases;
+pub mod engine;
+pub mod records;

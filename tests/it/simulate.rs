@@ -1,0 +1,147 @@
+//! `qrpack test`: the default pack's own test cases, failures with diffs, ad-hoc event
+//! files, JSON and JUnit reports.
+
+use crate::common::*;
+
+#[test]
+fn the_default_pack_passes_its_test_cases() {
+    let d = pack_dir();
+    let out = qrpack(d.path(), &["test", PACK]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    // The card's testing methodology is among them, by name.
+    for case in [
+        "Card test 1: client secret added via Azure CLI",
+        "Card test 3: certificate credential on a service principal via PowerShell",
+        "Card test 4: app password for MFA bypass via Microsoft Graph",
+    ] {
+        assert!(
+            stdout.contains(&format!("PASS  {case}")),
+            "{case} missing:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_expectation_fails_with_a_diff_and_junit() {
+    let d = pack_dir();
+    let tests = d.path().join("entra-id-cloud-credentials.tests.toml");
+    let mut t = std::fs::read_to_string(&tests).expect("tests");
+    // Card test 1's event must fire the high-risk rule; claim it must not.
+    let at = t
+        .find("name = \"Card test 1: client secret added via Azure CLI\"")
+        .expect("card test 1");
+    let events_line = t[at..].lines().nth(1).expect("events line").to_string();
+    let key_line = t[at..].lines().nth(2).expect("key line").to_string();
+    t.push_str(&format!(
+        "\n[[test]]\nname = \"Card test 1, wrongly expected silent\"\n{events_line}\n{key_line}\n[test.expect]\nsilent = [\"Entra ID: high-risk cloud credential added (T1098.001)\"]\n"
+    ));
+    std::fs::write(&tests, t).expect("write");
+    let out = qrpack(d.path(), &["test", PACK, "--junit", "report.xml"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  Card test 1, wrongly expected silent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PASS  Card test 1: client secret added via Azure CLI"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✗ rule \"Entra ID: high-risk cloud credential added (T1098.001)\": expected it not to fire, but it matches"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    let junit = std::fs::read_to_string(d.path().join("report.xml")).expect("junit");
+    assert!(
+        junit.contains("<testsuite name=\"qrpack test entra-id-cloud-credentials.toml\""),
+        "{junit}"
+    );
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("<failure message=\"rule &quot;Entra ID: high-risk"),
+        "{junit}"
+    );
+    // well-formed
+    let mut r = quick_xml::Reader::from_str(&junit);
+    loop {
+        match r.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("junit not well-formed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn ad_hoc_event_files_in_every_shape() {
+    let d = pack_dir();
+    let out = qrpack(
+        d.path(),
+        &[
+            "test",
+            PACK,
+            "--format",
+            "json",
+            "--events",
+            "tests/events/diagnostic-records.ndjson",
+            "tests/events/eventhubs-batch.json",
+            "tests/events/graph-page.json",
+            "tests/events/log-analytics-auditlogs.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let all = v.as_array().expect("array");
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("tests/events/index.json")).expect("index"),
+    )
+    .expect("index json");
+    assert_eq!(
+        all.len(),
+        index.as_array().map_or(0, |a| a.len()),
+        "every event of the corpus is reported, mapped or not"
+    );
+    let unknown = all.iter().filter(|o| o["outcome"]["qid"].is_null()).count();
+    assert!(
+        unknown >= 8,
+        "noise events are reported as unmapped, not dropped ({unknown})"
+    );
+    assert!(
+        all.iter()
+            .all(|o| o["outcome"]["device_event_id"].is_string()),
+        "every shape yields a device event id"
+    );
+}
+
+#[test]
+fn a_pack_without_tests_and_a_missing_file() {
+    let d = pack_dir();
+    let pack = d.path().join(PACK);
+    let t = std::fs::read_to_string(&pack).expect("pack");
+    std::fs::write(
+        &pack,
+        t.replacen(
+            "test_files = [\"entra-id-cloud-credentials.tests.toml\"]",
+            "",
+            1,
+        ),
+    )
+    .expect("write");
+    let out = qrpack(d.path(), &["test", PACK]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("declares no [[test]]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = qrpack(d.path(), &["test", PACK, "--events", "nope.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
