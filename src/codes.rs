@@ -342,6 +342,7 @@ mod tests {
             include_str!("validate/content.rs"),
             include_str!("validate/manifest.rs"),
             include_str!("validate/mod.rs"),
+            include_str!("simulate/cases.rs"),
         ];
         let mut used = std::collections::BTreeSet::new();
         for s in sources {
