@@ -344,6 +344,11 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         events: &events,
         qids: &qids,
         type_id,
+        property_names: pack
+            .properties
+            .iter()
+            .map(|p| p.get_ref().name.get_ref().clone())
+            .collect(),
     };
     let mut rule_defs = Vec::new();
     resolve_rules(
@@ -1464,9 +1469,27 @@ struct Placeholders<'a> {
     events: &'a [ResolvedEvent],
     qids: &'a BTreeMap<String, i64>,
     type_id: i64,
+    /// The pack's property names (for AQL lints).
+    property_names: Vec<String>,
+}
+
+fn push_lint(cx: &mut Ctx, l: crate::simulate::lint::Lint, span: Range<usize>) {
+    let sev = if l.warning {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let d = Diagnostic::new(l.code, sev, l.message)
+        .at(cx.loc(span))
+        .help(l.help);
+    cx.diags.push(d);
 }
 
 impl Placeholders<'_> {
+    fn event_names(&self) -> Vec<String> {
+        self.events.iter().map(|e| e.name.clone()).collect()
+    }
+
     /// Render `{{qids}}`, `{{qids:label=value}}`, `{{qid:Event name}}`,
     /// `{{log_source_type}}`. Errors carry the byte range in `aql`.
     fn render(&self, aql: &str) -> Result<String, (Range<usize>, String, String)> {
@@ -1647,7 +1670,17 @@ fn resolve_rules(
                     cx.error("PK061", aql.span(), "the AQL filter is empty")
                         .help("remove `aql` or write a WHERE condition");
                 }
-                Ok(f) => tests.push(RuleTest::Aql(f)),
+                Ok(f) => {
+                    for l in crate::simulate::lint::lint(
+                        &f,
+                        false,
+                        &rc.placeholders.property_names,
+                        &rc.placeholders.event_names(),
+                    ) {
+                        push_lint(cx, l, aql.span());
+                    }
+                    tests.push(RuleTest::Aql(f))
+                }
                 Err((_, m, h)) => {
                     cx.error("PK061", aql.span(), m).help(h);
                 }
@@ -1863,6 +1896,31 @@ fn resolve_searches(
             )
             .help("write the query");
             continue;
+        }
+        for l in crate::simulate::lint::lint(&aql, true, &ph.property_names, &ph.event_names()) {
+            match &src {
+                Some((shown, _)) => {
+                    let loc = Location::in_text(shown, &raw, 0..0);
+                    cx.diags.push(
+                        Diagnostic::new(
+                            l.code,
+                            if l.warning {
+                                Severity::Warning
+                            } else {
+                                Severity::Info
+                            },
+                            l.message,
+                        )
+                        .at(loc)
+                        .help(l.help),
+                    );
+                }
+                None => push_lint(
+                    cx,
+                    l,
+                    s.aql.as_ref().map(|a| a.span()).unwrap_or(sspan.clone()),
+                ),
+            }
         }
         if s.embed {
             ext.searches.push(SavedSearch {

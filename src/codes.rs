@@ -134,6 +134,22 @@ pub const PACK: &[Code] = &[
     c("PK072", E, "a search name (or its file name) is used twice"),
     c("PK073", I, "a search is embedded as an unverified row"),
     c("PK074", E, "a test file cannot be read"),
+    c("PK080", W, "an AQL query does not parse for qrpack"),
+    c(
+        "PK081",
+        W,
+        "an AQL query uses a property the pack does not declare",
+    ),
+    c(
+        "PK082",
+        I,
+        "QIDNAME(qid) LIKE scans the pack's own events: test the QIDs instead",
+    ),
+    c(
+        "PK083",
+        W,
+        "a LIKE pattern on QIDNAME matches none of the pack's events",
+    ),
     c("PK090", E, "the archive cannot be written"),
 ];
 
@@ -284,6 +300,7 @@ pub const VALIDATE: &[Code] = &[
     ),
     c("QR093", E, "a rule group link points at no group"),
     c("QR094", W, "a rule group link files no rule of the file"),
+    c("QR095", W, "a rule's AQL filter does not parse for qrpack"),
     c(
         "QR100",
         E,
@@ -343,6 +360,7 @@ mod tests {
             include_str!("validate/manifest.rs"),
             include_str!("validate/mod.rs"),
             include_str!("simulate/cases.rs"),
+            include_str!("simulate/lint.rs"),
         ];
         let mut used = std::collections::BTreeSet::new();
         for s in sources {

@@ -5,4 +5,5 @@
 pub mod aql;
 pub mod cases;
 pub mod engine;
+pub mod lint;
 pub mod records;

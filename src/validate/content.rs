@@ -490,6 +490,21 @@ impl<'a> Checker<'a> {
             Ok(xml) => match crate::rule::parse_rule(&xml) {
                 Err(e) => self.err("QR090", pos, format!("rule_data is not a rule: {e}"), "rule_data is base64 of a UTF-8 <rule> document with <name> and <testDefinitions>"),
                 Ok(rule) => {
+                    for t in rule.tests.iter().filter(|t| t.class == "AQL_Test") {
+                        let raw = t.selections.get("1").map(String::as_str).unwrap_or("");
+                        let first = raw.split('|').next().unwrap_or("");
+                        let filter = percent_encoding::percent_decode_str(&first.replace('+', " ")).decode_utf8_lossy().into_owned();
+                        if let Err(e) = crate::simulate::aql::parse_condition(&filter)
+                            && !e.unsupported
+                        {
+                            self.warn(
+                                "QR095",
+                                pos,
+                                format!("rule \"{}\": its AQL filter does not parse for qrpack: {e}", rule.name),
+                                "check the filter; if QRadar accepts it, it uses syntax qrpack does not read",
+                            );
+                        }
+                    }
                     for t in rule.tests.iter().filter(|t| t.class == "QID_Test") {
                         for q in t.selections.get("1").map(String::as_str).unwrap_or("").split(',') {
                             if let Ok(q) = q.trim().parse::<i64>() {
