@@ -429,14 +429,18 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     };
     match crate::validate::validate_reader(std::io::Cursor::new(&archive), &archive_name, &opts) {
         Ok(report) => {
-            let bad: Vec<Diagnostic> = report
-                .findings
-                .into_iter()
-                .filter(|d| d.severity >= Severity::Warning)
-                .map(|d| {
-                    d.note("qrpack's own output fails its checks: please report this with the pack")
-                })
-                .collect();
+            // Errors: qrpack wrote something QRadar would refuse: never hand it out.
+            // Warnings: the pack asked for something doubtful (and was warned): pass on.
+            let mut bad = Vec::new();
+            for d in report.findings {
+                match d.severity {
+                    Severity::Error => bad.push(d.note(
+                        "qrpack's own output fails its checks: please report this with the pack",
+                    )),
+                    Severity::Warning => cx.diags.push(d),
+                    Severity::Info => {}
+                }
+            }
             if !bad.is_empty() {
                 return Err(Failed {
                     diagnostics: bad,
@@ -1320,7 +1324,7 @@ fn resolve_properties(
                         match regex::Regex::new(r.get_ref()) {
                             Ok(re) => {
                                 let groups = re.captures_len() as i64 - 1;
-                                if group < 1 || group > groups {
+                                if group < 0 || group > groups {
                                     let gspan = ex
                                         .capture_group
                                         .as_ref()

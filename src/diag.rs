@@ -117,16 +117,17 @@ impl Diagnostic {
     }
 
     /// A stable order: by file, position, then code and message.
-    fn sort_key(&self) -> (String, usize, usize, &'static str, String) {
+    fn sort_key(&self) -> (String, usize, usize, usize, &'static str, String) {
         match &self.location {
             Some(l) => (
                 l.file.clone(),
+                l.line,
+                l.column,
                 l.span.start,
-                l.span.end,
                 self.code,
                 self.message.clone(),
             ),
-            None => (String::new(), 0, 0, self.code, self.message.clone()),
+            None => (String::new(), 0, 0, 0, self.code, self.message.clone()),
         }
     }
 }
@@ -210,7 +211,9 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
                         .annotation(ann),
                 );
             }
-            (Some(loc), None) if sources.line(&loc.file, loc.line).is_some() => {
+            (Some(loc), None)
+                if loc.column <= 400 && sources.line(&loc.file, loc.line).is_some() =>
+            {
                 let text = sources.line(&loc.file, loc.line).unwrap_or("");
                 // From the column to the end of the tag (or of the line).
                 let start = text
@@ -230,6 +233,10 @@ pub fn render(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
                         .path(loc.file.as_str())
                         .annotation(ann),
                 );
+            }
+            (Some(loc), None) if loc.line == 0 => {
+                // A whole file (an archive or an entry): no line to point at.
+                group = group.element(annotate_snippets::Origin::path(loc.file.as_str()));
             }
             (Some(loc), None) => {
                 group = group.element(

@@ -465,10 +465,13 @@ pub fn render(i: &Inspection) -> String {
     }
     let counts: Vec<String> = i.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(o, "  rows:           {}", counts.join(", "));
+    let pl = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     let _ = writeln!(
         o,
-        "  findings:       {} errors, {} warnings, {} notes (qrpack validate shows them)",
-        i.findings.errors, i.findings.warnings, i.findings.infos
+        "  findings:       {}, {}, {} (qrpack validate shows them)",
+        pl(i.findings.errors, "error"),
+        pl(i.findings.warnings, "warning"),
+        pl(i.findings.infos, "note")
     );
 
     if !i.events.is_empty() {

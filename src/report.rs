@@ -134,7 +134,8 @@ pub fn sarif(inputs: &[InputFindings]) -> serde_json::Value {
                 json!({
                     "id": d.code,
                     "shortDescription": {"text": summary},
-                    "helpUri": docs_link(d.code),
+                    // Documentation ships with qrpack, not at a URL: name the page.
+                    "help": {"text": format!("{summary}. See {} in the qrpack documentation.", docs_link(d.code))},
                     "defaultConfiguration": {"level": level(crate::codes::lookup(d.code).map(|c| c.severity).unwrap_or(d.severity))},
                 })
             });
@@ -143,11 +144,16 @@ pub fn sarif(inputs: &[InputFindings]) -> serde_json::Value {
                     Some((archive, member)) => (
                         archive.to_string(),
                         None,
-                        format!("[{member}:{}:{}] ", l.line, l.column),
+                        if l.line > 0 {
+                            format!("[{member}:{}:{}] ", l.line, l.column)
+                        } else {
+                            format!("[{member}] ")
+                        },
                     ),
                     None => (
                         l.file.clone(),
-                        Some(json!({"startLine": l.line.max(1), "startColumn": l.column.max(1)})),
+                        (l.line > 0)
+                            .then(|| json!({"startLine": l.line, "startColumn": l.column.max(1)})),
                         String::new(),
                     ),
                 },
@@ -157,7 +163,7 @@ pub fn sarif(inputs: &[InputFindings]) -> serde_json::Value {
             if let Some(h) = &d.help {
                 text.push_str(&format!(" Help: {h}"));
             }
-            let mut physical = json!({"artifactLocation": {"uri": uri}});
+            let mut physical = json!({"artifactLocation": {"uri": uri_of(&uri)}});
             if let Some(r) = region {
                 physical["region"] = r;
             }
@@ -181,6 +187,19 @@ pub fn sarif(inputs: &[InputFindings]) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+/// A relative URI reference for a path: `/`-separated, percent-encoded.
+fn uri_of(path: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    let p = if path == "<stdin>" { "stdin" } else { path };
+    utf8_percent_encode(&p.replace('\\', "/"), KEEP).to_string()
 }
 
 fn level(s: Severity) -> &'static str {

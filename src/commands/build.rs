@@ -153,7 +153,11 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
                 "{}",
                 render(&failed.diagnostics, &sources, io.color)
             );
-            let n = failed.diagnostics.len();
+            let n = failed
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == crate::diag::Severity::Error)
+                .count();
             let _ = writeln!(
                 io.err,
                 "error: could not build {}: {n} error{} (nothing was written)",

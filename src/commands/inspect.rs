@@ -24,7 +24,8 @@ pub fn run(args: &InspectArgs, io: &mut Io) -> Outcome {
     };
     let opts = Options {
         catalogue,
-        catalogue_is_authoritative: args.categories.is_some(),
+        // Inspect reports what is there; the catalogue only names categories.
+        catalogue_is_authoritative: false,
         limits: ArchiveLimits::default(),
         keep_rows: true,
     };

@@ -289,6 +289,8 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
     }
     let mut all = Vec::new();
     let mut unmapped = 0usize;
+    let mut events = 0usize;
+    let mut by_event: std::collections::BTreeMap<String, usize> = Default::default();
     for f in &args.events {
         let file = match std::fs::File::open(f) {
             Ok(x) => x,
@@ -317,10 +319,15 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
             if outcome.qid.is_none() {
                 unmapped += 1;
             }
+            events += 1;
+            if let Some(name) = &outcome.event {
+                *by_event.entry(name.clone()).or_insert(0usize) += 1;
+            }
             match args.format {
-                Format::Human => {
+                Format::Human if !io.quiet => {
                     let _ = writeln!(io.out, "{source}\n{}", outcome_lines(&outcome));
                 }
+                Format::Human => {}
                 Format::Json => all.push(One { source, outcome }),
             }
         }
@@ -331,13 +338,11 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
             let _ = writeln!(io.out);
         }
         Format::Human => {
-            if unmapped > 0 {
-                let _ = writeln!(
-                    io.out,
-                    "\n{unmapped} event{} matched no mapping of the pack",
-                    if unmapped == 1 { "" } else { "s" }
-                );
+            let _ = writeln!(io.out, "\n{events} events:");
+            for (name, n) in &by_event {
+                let _ = writeln!(io.out, "{n:>10}  {name}");
             }
+            let _ = writeln!(io.out, "{unmapped:>10}  (matched no mapping of the pack)");
         }
     }
     Outcome::Success

@@ -252,7 +252,8 @@ fn open_member(archive: &Path, member: &str) -> Option<Box<dyn Read>> {
             // The member borrows the archive: copy it to a temporary file (disk, not
             // memory; its size already passed the limits).
             let mut spool = tempfile::tempfile().ok()?;
-            std::io::copy(&mut file, &mut spool).ok()?;
+            // Bounded: only members that passed the size limits get here.
+            std::io::copy(&mut file.by_ref().take(8 << 30), &mut spool).ok()?;
             std::io::Seek::rewind(&mut spool).ok()?;
             Some(Box::new(spool))
         }
@@ -266,7 +267,7 @@ fn open_member(archive: &Path, member: &str) -> Option<Box<dyn Read>> {
                 if name == member {
                     let mut spool = tempfile::tempfile().ok()?;
                     let mut e = e;
-                    std::io::copy(&mut e, &mut spool).ok()?;
+                    std::io::copy(&mut e.by_ref().take(8 << 30), &mut spool).ok()?;
                     std::io::Seek::rewind(&mut spool).ok()?;
                     return Some(Box::new(spool));
                 }

@@ -114,6 +114,7 @@ pub fn read_rows<R: BufRead>(
     let mut col: Option<ColumnAt> = None;
     let mut version: Option<(String, Pos)> = None;
     let mut in_version = false;
+    let mut seen_root = false;
     let stop = |kind, message: String, pos| Stop { kind, message, pos };
     loop {
         let at = reader.get_ref().pos();
@@ -134,6 +135,13 @@ pub fn read_rows<R: BufRead>(
                         at,
                     ));
                 }
+                if !seen_root {
+                    return Err(stop(
+                        StopKind::Root,
+                        "no <content> element: this is not a content XML".into(),
+                        at,
+                    ));
+                }
                 break;
             }
             Event::DocType(_) => {
@@ -147,7 +155,7 @@ pub fn read_rows<R: BufRead>(
                 let name = s.name().as_ref().to_string();
                 depth += 1;
                 match depth {
-                    1 if name == "content" => {}
+                    1 if name == "content" => seen_root = true,
                     1 => {
                         return Err(stop(
                             StopKind::Root,
@@ -231,6 +239,24 @@ pub fn read_rows<R: BufRead>(
             }
             Event::Text(t) => {
                 let s = t.xml_content(quick_xml::XmlVersion::Implicit1_0);
+                if let Some(c) = s.chars().find(|c| {
+                    (*c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+                        || *c == '\u{fffe}'
+                        || *c == '\u{ffff}'
+                }) {
+                    return Err(stop(
+                        StopKind::Syntax,
+                        format!("the character U+{:04X} is not allowed in XML", c as u32),
+                        at,
+                    ));
+                }
+                if depth < 2 && !s.trim().is_empty() {
+                    return Err(stop(
+                        StopKind::Syntax,
+                        "text outside any element".into(),
+                        at,
+                    ));
+                }
                 push_text(&mut col, &mut version, in_version, &s);
             }
             Event::CData(t) => {
@@ -303,9 +329,7 @@ fn classify(e: &quick_xml::Error) -> (StopKind, String) {
         if io.get_ref().is_some_and(|inner| inner.is::<TokenTooLong>()) {
             return (StopKind::TokenTooLong, io.to_string());
         }
-        if io.kind() == std::io::ErrorKind::InvalidData {
-            return (StopKind::Syntax, format!("not UTF-8 or unreadable: {io}"));
-        }
+        // The source failed (a corrupt or lying compressed entry): not the XML's fault.
         return (StopKind::Io, io.to_string());
     }
     (StopKind::Syntax, e.to_string())

@@ -8,12 +8,13 @@ use super::content::Checker;
 use super::{Options, Report, finish, read_content};
 use crate::diag::{Diagnostic, Location};
 
+/// A place that is a whole file (an archive, or an entry), with no line.
 fn at(file: &str) -> Location {
     Location {
         file: file.to_string(),
         span: 0..0,
-        line: 1,
-        column: 1,
+        line: 0,
+        column: 0,
     }
 }
 
@@ -250,7 +251,47 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-pub(super) fn zip<R: Read + Seek>(r: R, shown: &str, opts: &Options, report: &mut Report) {
+/// The entry names of a zip's central directory, read directly: the zip library keys
+/// entries by name, so two entries with one name would look like one. `None` when the
+/// directory cannot be found (the library then reports the archive as corrupt).
+fn central_names<R: Read + Seek>(r: &mut R, max: usize) -> Option<Vec<Vec<u8>>> {
+    use std::io::SeekFrom;
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let tail_len = len.min(65_557);
+    r.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = vec![0u8; tail_len as usize];
+    r.read_exact(&mut tail).ok()?;
+    let eocd = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])?;
+    let le16 = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]) as u64;
+    let le32 = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64;
+    let count = le16(&tail, eocd + 10);
+    let size = le32(&tail, eocd + 12);
+    let offset = le32(&tail, eocd + 16);
+    if count == 0xffff || size == 0xffff_ffff || offset == 0xffff_ffff || size > 64 << 20 {
+        return None; // zip64 or absurd: leave it to the library
+    }
+    r.seek(SeekFrom::Start(offset)).ok()?;
+    let mut cd = vec![0u8; size as usize];
+    r.read_exact(&mut cd).ok()?;
+    let mut names = Vec::new();
+    let mut i = 0usize;
+    while i + 46 <= cd.len() && cd[i..i + 4] == [0x50, 0x4b, 0x01, 0x02] && names.len() <= max {
+        let (n, m, k) = (
+            le16(&cd, i + 28) as usize,
+            le16(&cd, i + 30) as usize,
+            le16(&cd, i + 32) as usize,
+        );
+        names.push(cd.get(i + 46..i + 46 + n)?.to_vec());
+        i += 46 + n + m + k;
+    }
+    Some(names)
+}
+
+pub(super) fn zip<R: Read + Seek>(mut r: R, shown: &str, opts: &Options, report: &mut Report) {
+    let raw_names = central_names(&mut r, opts.limits.max_entries);
+    let _ = r.rewind();
     let mut z = match zip::ZipArchive::new(r) {
         Ok(z) => z,
         Err(e) => {
@@ -305,6 +346,25 @@ pub(super) fn zip<R: Read + Seek>(r: R, shown: &str, opts: &Options, report: &mu
         );
         return;
     }
+    // Entries the library merged because they share a name.
+    if let Some(raw) = raw_names
+        && raw.len() > entries.len()
+    {
+        let mut seen = std::collections::HashSet::new();
+        for n in raw {
+            if !seen.insert(n.clone()) {
+                let name = String::from_utf8_lossy(&n).into_owned();
+                entries.push(EntryInfo {
+                    name,
+                    size: 0,
+                    compressed: 0,
+                    is_dir: false,
+                    is_link: false,
+                    encrypted: false,
+                });
+            }
+        }
+    }
     if !check_entries(&entries, shown, opts, report) {
         return;
     }
@@ -312,28 +372,39 @@ pub(super) fn zip<R: Read + Seek>(r: R, shown: &str, opts: &Options, report: &mu
     if let Some(i) = entries.iter().position(|e| role(&e.name) == Role::Manifest) {
         let label = format!("{shown}!manifest.txt");
         let declared = entries[i].size;
-        let bound = declared.min(opts.limits.max_manifest_size);
-        match z.by_index(i) {
-            Ok(f) => {
-                let mut bytes = Vec::new();
-                let mut b = Bounded {
-                    inner: f,
-                    read: 0,
-                    bound,
-                };
-                match b.read_to_end(&mut bytes) {
-                    Ok(_) => {
-                        report.manifest =
-                            super::manifest::check(&label, &bytes, &mut report.findings)
+        if declared > opts.limits.max_manifest_size {
+            report.findings.push(
+                Diagnostic::error(
+                    "QR021",
+                    format!("manifest.txt is {declared} bytes; a manifest is a few hundred"),
+                )
+                .at(at(&label))
+                .help("manifest.txt is a small JSON document (docs/output-format.md)"),
+            );
+        } else {
+            let bound = declared.min(opts.limits.max_manifest_size);
+            match z.by_index(i) {
+                Ok(f) => {
+                    let mut bytes = Vec::new();
+                    let mut b = Bounded {
+                        inner: f,
+                        read: 0,
+                        bound,
+                    };
+                    match b.read_to_end(&mut bytes) {
+                        Ok(_) => {
+                            report.manifest =
+                                super::manifest::check(&label, &bytes, &mut report.findings)
+                        }
+                        Err(e) => report.findings.push(entry_error(&label, declared, &e)),
                     }
-                    Err(e) => report.findings.push(entry_error(&label, declared, &e)),
                 }
+                Err(e) => report.findings.push(
+                    Diagnostic::error("QR012", format!("manifest.txt cannot be read: {e}"))
+                        .at(at(&label))
+                        .help("the archive is corrupt"),
+                ),
             }
-            Err(e) => report.findings.push(
-                Diagnostic::error("QR012", format!("manifest.txt cannot be read: {e}"))
-                    .at(at(&label))
-                    .help("the archive is corrupt"),
-            ),
         }
     }
     let Some(i) = entries
@@ -409,7 +480,8 @@ fn cross_check(report: &mut Report) {
     {
         let label = format!("{}!manifest.txt", report.input);
         report.findings.push(
-            Diagnostic::error(
+            // A warning: that QRadar compares these two fields is an inference.
+            Diagnostic::warning(
                 "QR027",
                 format!("min_qradar_version {} is older than the content's <qradarversion> {v}", m.min_qradar_version),
             )

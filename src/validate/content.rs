@@ -17,6 +17,8 @@ use crate::read::tracked::Pos;
 pub const USER_QID_MIN: i64 = 2_000_000;
 
 pub struct Checker<'a> {
+    /// Reading stopped early: checks across rows are skipped.
+    pub stopped: bool,
     file: String,
     catalogue: &'a Catalogue,
     /// The catalogue is the user's own (`--categories`): an unknown category is an error.
@@ -43,6 +45,7 @@ pub struct Checker<'a> {
 impl<'a> Checker<'a> {
     pub fn new(file: &str, catalogue: &'a Catalogue, catalogue_is_authoritative: bool) -> Self {
         Checker {
+            stopped: false,
             file: file.to_string(),
             catalogue,
             catalogue_is_authoritative,
@@ -486,6 +489,8 @@ impl<'a> Checker<'a> {
         };
         let pos = row.pos_of("rule_data");
         match decode_xml(data) {
+            // Not base64: QR039 already says so.
+            Err(e) if e.starts_with("not base64") => {}
             Err(e) => self.err("QR090", pos, format!("rule_data is not a rule: {e}"), "rule_data is base64 of a UTF-8 <rule> document"),
             Ok(xml) => match crate::rule::parse_rule(&xml) {
                 Err(e) => self.err("QR090", pos, format!("rule_data is not a rule: {e}"), "rule_data is base64 of a UTF-8 <rule> document with <name> and <testDefinitions>"),
@@ -544,6 +549,9 @@ impl<'a> Checker<'a> {
 
     /// Checks across rows, once every row has been read.
     pub fn finish(&mut self) {
+        if self.stopped {
+            return;
+        }
         if self.version.is_none() {
             let d = Diagnostic::error("QR032", "the content XML has no <qradarversion>")
                 .at(self.loc(Pos {
@@ -616,7 +624,7 @@ impl<'a> Checker<'a> {
             self.findings.push(d);
         }
         for (g, item, pos) in std::mem::take(&mut self.links) {
-            if !self.group_ids.contains(&g) && g != crate::content::RULE_GROUP_TYPE {
+            if !self.group_ids.contains(&g) {
                 self.err(
                     "QR093",
                     pos,
@@ -680,8 +688,15 @@ pub fn java_only(re: &str) -> Option<&'static str> {
         ("}+", "a possessive quantifier"),
     ];
     for (needle, what) in CONSTRUCTS {
-        if re.contains(needle) {
-            return Some(what);
+        let mut from = 0;
+        while let Some(i) = re[from..].find(needle).map(|i| i + from) {
+            // `\++` is an escaped '+' then a quantifier, not a possessive one.
+            let escaped = needle.ends_with('+')
+                && re[..i].bytes().rev().take_while(|&c| c == b'\\').count() % 2 == 1;
+            if !escaped {
+                return Some(what);
+            }
+            from = i + 1;
         }
     }
     // Back-references \1…\9 (but not an escaped backslash before a digit).
@@ -707,6 +722,8 @@ mod tests {
         assert_eq!(java_only("a++"), Some("a possessive quantifier"));
         assert_eq!(java_only("(a)\\1"), Some("a back-reference"));
         assert_eq!(java_only("a\\\\1"), None);
+        assert_eq!(java_only("\\++"), None);
+        assert_eq!(java_only("x\\*+"), None);
         assert_eq!(java_only("Account Name:\\s*(.+?)\\s+"), None);
     }
 }

@@ -184,6 +184,9 @@ pub(crate) fn read_content<R: std::io::BufRead>(
             .at(checker.loc(stop.pos))
             .help(help);
         checker.findings.push(d);
+        // Checks across rows would report what was never read (dangling references to
+        // rows after the stop): skip them.
+        checker.stopped = true;
     }
 }
 
