@@ -16,7 +16,7 @@ use crate::diag::{Sources, render};
 use crate::rule::Skeletons;
 use crate::simulate::cases::{CaseRun, RecordRun, collect, run as run_cases};
 use crate::simulate::engine::{Outcome as Sim, Simulator, parse_time_ms};
-use crate::simulate::records::Splitter;
+use crate::simulate::records::Records;
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -280,6 +280,9 @@ fn outcome_lines(o: &Sim) -> String {
     s
 }
 
+/// One ad-hoc record: the pack event it maps to, and its report unless quiet.
+type Step = (Option<usize>, Option<(String, Sim)>);
+
 /// `--events FILE...`: what each event becomes.
 fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
     #[derive(Serialize)]
@@ -290,7 +293,7 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
     let mut all = Vec::new();
     let mut unmapped = 0usize;
     let mut events = 0usize;
-    let mut by_event: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut counts = vec![0usize; sim.events.len()];
     for f in &args.events {
         let file = match std::fs::File::open(f) {
             Ok(x) => x,
@@ -299,36 +302,56 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
                 return Outcome::Failure;
             }
         };
-        for r in Splitter::new(BufReader::new(file)) {
-            let r = match r {
-                Ok(r) => r,
+        let mut records = match Records::new(BufReader::with_capacity(1 << 20, file)) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(io.err, "error: {}:{}: {}", f.display(), e.line, e.message);
+                return Outcome::Failure;
+            }
+        };
+        let quick = args.format == Format::Human && io.quiet;
+        loop {
+            // One record: evaluated in place, reported unless this is a quiet summary.
+            let step = records.next_with(&mut |raw: &str, line: u64| -> Result<Step, String> {
+                if quick {
+                    return sim
+                        .run_quick(raw)
+                        .map(|e| (e, None))
+                        .map_err(|e| format!("{line}: {e}"));
+                }
+                let o = sim.run(raw).map_err(|e| format!("{line}: {e}"))?;
+                let idx = o
+                    .qid
+                    .and_then(|q| sim.events.iter().position(|e| e.qid == q));
+                Ok((idx, Some((format!("{}:{line}", f.display()), o))))
+            });
+            let result = match step {
+                Ok(None) => break,
+                Ok(Some(r)) => r,
                 Err(e) => {
                     let _ = writeln!(io.err, "error: {}:{}: {}", f.display(), e.line, e.message);
                     return Outcome::Failure;
                 }
             };
-            let source = format!("{}:{}", f.display(), r.line);
-            let v: serde_json::Value = match serde_json::from_str(&r.raw) {
-                Ok(v) => v,
+            let (idx, report) = match result {
+                Ok(x) => x,
                 Err(e) => {
-                    let _ = writeln!(io.err, "error: {source}: not JSON: {e}");
+                    let _ = writeln!(io.err, "error: {}:{e}", f.display());
                     return Outcome::Failure;
                 }
             };
-            let outcome = sim.run(&v, &r.raw);
-            if outcome.qid.is_none() {
-                unmapped += 1;
-            }
             events += 1;
-            if let Some(name) = &outcome.event {
-                *by_event.entry(name.clone()).or_insert(0usize) += 1;
+            match idx {
+                Some(i) => counts[i] += 1,
+                None => unmapped += 1,
             }
-            match args.format {
-                Format::Human if !io.quiet => {
-                    let _ = writeln!(io.out, "{source}\n{}", outcome_lines(&outcome));
+            if let Some((source, outcome)) = report {
+                match args.format {
+                    Format::Human => {
+                        let _ = writeln!(io.out, "{source}\n{}", outcome_lines(&outcome));
+                    }
+                    Format::Json => all.push(One { source, outcome }),
                 }
-                Format::Human => {}
-                Format::Json => all.push(One { source, outcome }),
             }
         }
     }
@@ -339,8 +362,8 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
         }
         Format::Human => {
             let _ = writeln!(io.out, "\n{events} events:");
-            for (name, n) in &by_event {
-                let _ = writeln!(io.out, "{n:>10}  {name}");
+            for (e, n) in sim.events.iter().zip(&counts).filter(|(_, n)| **n > 0) {
+                let _ = writeln!(io.out, "{n:>10}  {}", e.name);
             }
             let _ = writeln!(io.out, "{unmapped:>10}  (matched no mapping of the pack)");
         }

@@ -50,12 +50,13 @@ impl RowAt {
     }
 }
 
-/// What the reader hands out, in document order.
+/// What the reader hands out, in document order. A row is lent, not given: its buffers
+/// are reused for the next row, so reading allocates little however many rows there are.
 #[derive(Debug)]
-pub enum Item {
+pub enum Item<'r> {
     /// `<qradarversion>`'s text.
     Version(String, Pos),
-    Row(RowAt),
+    Row(&'r RowAt),
 }
 
 /// Why reading stopped: the file is not a content XML QRadar could read.
@@ -105,13 +106,17 @@ impl Default for Limits {
 pub fn read_rows<R: BufRead>(
     input: R,
     limits: Limits,
-    mut on: impl FnMut(Item),
+    mut on: impl FnMut(Item<'_>),
 ) -> Result<(), Stop> {
     let mut reader = Reader::from_reader(Tracked::new(input, limits.max_token));
     let mut buf = Vec::new();
     let mut depth = 0usize;
     let mut row: Option<RowAt> = None;
     let mut col: Option<ColumnAt> = None;
+    // Spent rows' buffers, reused.
+    let mut spare_row: Option<RowAt> = None;
+    let mut spare_cols: Vec<ColumnAt> = Vec::new();
+    let mut name = String::new();
     let mut version: Option<(String, Pos)> = None;
     let mut in_version = false;
     let mut seen_root = false;
@@ -152,7 +157,8 @@ pub fn read_rows<R: BufRead>(
                 ));
             }
             Event::Start(s) => {
-                let name = s.name().as_ref().to_string();
+                name.clear();
+                name.push_str(s.name().as_ref());
                 depth += 1;
                 match depth {
                     1 if name == "content" => seen_root = true,
@@ -168,11 +174,15 @@ pub fn read_rows<R: BufRead>(
                         version = Some((String::new(), at));
                     }
                     2 => {
-                        row = Some(RowAt {
-                            table: name,
+                        let mut r = spare_row.take().unwrap_or(RowAt {
+                            table: String::new(),
                             pos: at,
                             columns: Vec::new(),
-                        })
+                        });
+                        r.table.clear();
+                        r.table.push_str(&name);
+                        r.pos = at;
+                        row = Some(r);
                     }
                     3 => {
                         if row
@@ -185,11 +195,16 @@ pub fn read_rows<R: BufRead>(
                                 at,
                             ));
                         }
-                        col = Some(ColumnAt {
-                            name,
+                        let mut c = spare_cols.pop().unwrap_or(ColumnAt {
+                            name: String::new(),
                             value: String::new(),
                             pos: at,
-                        })
+                        });
+                        c.name.clear();
+                        c.name.push_str(&name);
+                        c.value.clear();
+                        c.pos = at;
+                        col = Some(c);
                     }
                     _ => {
                         return Err(stop(
@@ -212,7 +227,7 @@ pub fn read_rows<R: BufRead>(
                             at,
                         ));
                     }
-                    1 => on(Item::Row(RowAt {
+                    1 => on(Item::Row(&RowAt {
                         table: name,
                         pos: at,
                         columns: Vec::new(),
@@ -291,8 +306,10 @@ pub fn read_rows<R: BufRead>(
                             if let Some((v, p)) = version.clone() {
                                 on(Item::Version(v, p));
                             }
-                        } else if let Some(r) = row.take() {
-                            on(Item::Row(r));
+                        } else if let Some(mut r) = row.take() {
+                            on(Item::Row(&r));
+                            spare_cols.append(&mut r.columns);
+                            spare_row = Some(r);
                         }
                     }
                     3 => {
@@ -339,9 +356,21 @@ fn classify(e: &quick_xml::Error) -> (StopKind, String) {
 mod tests {
     use super::*;
 
-    fn read(xml: &str) -> (Vec<Item>, Option<Stop>) {
+    /// An owned copy of what the reader lends.
+    #[derive(Debug)]
+    enum Owned {
+        Version(String, Pos),
+        Row(RowAt),
+    }
+
+    fn read(xml: &str) -> (Vec<Owned>, Option<Stop>) {
         let mut items = Vec::new();
-        let r = read_rows(xml.as_bytes(), Limits::default(), |i| items.push(i));
+        let r = read_rows(xml.as_bytes(), Limits::default(), |i| {
+            items.push(match i {
+                Item::Version(v, p) => Owned::Version(v, p),
+                Item::Row(r) => Owned::Row(r.clone()),
+            })
+        });
         (items, r.err())
     }
 
@@ -352,9 +381,9 @@ mod tests {
         );
         assert!(stop.is_none(), "{stop:?}");
         assert!(
-            matches!(&items[0], Item::Version(v, p) if v == "1.2.3" && p.line == 3 && p.column == 2)
+            matches!(&items[0], Owned::Version(v, p) if v == "1.2.3" && p.line == 3 && p.column == 2)
         );
-        let Item::Row(r) = &items[1] else {
+        let Owned::Row(r) = &items[1] else {
             panic!("{items:?}")
         };
         assert_eq!(r.table, "qidmap");

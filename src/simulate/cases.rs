@@ -101,6 +101,7 @@ impl CaseRun {
 /// Records of a test: from its file (all, or those whose id or correlationId is `key`),
 /// or its inline event.
 fn records_of(d: &Declared) -> Result<Vec<(String, serde_json::Value, String)>, String> {
+    // serde_json here: test cases are few, and key selection wants a full parse.
     let c = d.case.get_ref();
     let mut out = Vec::new();
     match (&c.events, &c.event) {
@@ -168,8 +169,14 @@ pub fn run(sim: &Simulator, cases: &[Declared]) -> Vec<CaseRun> {
             match records_of(d) {
                 Err(e) => run.error = Some(e),
                 Ok(recs) => {
-                    for (source, v, raw) in recs {
-                        let outcome = sim.run(&v, &raw);
+                    for (source, _, raw) in recs {
+                        let outcome = match sim.run(&raw) {
+                            Ok(o) => o,
+                            Err(e) => {
+                                run.error = Some(format!("{source}: {e}"));
+                                continue;
+                            }
+                        };
                         let empty = Expect::default();
                         let expect = c.expect.as_ref().map_or(&empty, |e| e.get_ref());
                         let (checks, failures) = check(expect, &outcome);

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use super::aql::{self, AqlError, Expr, Value};
+use super::tape::Tape;
 use crate::build::Built;
 use crate::catalogue::Catalogue;
 use crate::content::Extraction;
@@ -97,7 +100,9 @@ pub struct Simulator {
     id_parts: Vec<Part>,
     cat_parts: Vec<Part>,
     fields: BTreeMap<String, Vec<KeyPath>>,
-    mappings: HashMap<(String, String), usize>,
+    /// `event id` + U+001F + `category` → event index.
+    mappings: HashMap<String, usize>,
+    property_index: HashMap<String, usize>,
     pub events: Vec<EventInfo>,
     by_qid: HashMap<i64, usize>,
     properties: Vec<Property>,
@@ -179,10 +184,7 @@ impl Simulator {
         let mut mappings = HashMap::new();
         for d in &ext.dsm_events {
             if let Some(&i) = by_qidmap.get(&d.qidmap_id) {
-                mappings.insert(
-                    (d.device_event_id.clone(), d.device_event_category.clone()),
-                    i,
-                );
+                mappings.insert(mapping_key(&d.device_event_id, &d.device_event_category), i);
             }
         }
         let mut properties: Vec<Property> = ext
@@ -259,7 +261,13 @@ impl Simulator {
                 filter: aql::parse_query_where(&s.aql),
             })
             .collect();
+        let property_index = properties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
         Simulator {
+            property_index,
             type_id: built.log_source_type.0,
             id_parts,
             cat_parts,
@@ -275,20 +283,18 @@ impl Simulator {
         }
     }
 
-    fn render(&self, parts: &[Part], record: &serde_json::Value) -> Result<String, String> {
+    fn render(&self, parts: &[Part], rec: &Rec) -> Result<String, String> {
         let mut out = String::new();
         for p in parts {
             match p {
                 Part::Lit(l) => out.push_str(l),
                 Part::Var(v) => {
-                    let paths = self
-                        .fields
-                        .get(v)
-                        .ok_or_else(|| format!("no [dsm.fields] path for `{v}`"))?;
-                    let value = paths
-                        .iter()
-                        .find_map(|k| k.extract(record))
-                        .ok_or_else(|| format!("the record has no value for `{v}`"))?;
+                    let value =
+                        self.field(v, rec)
+                            .ok_or_else(|| match self.fields.contains_key(v) {
+                                true => format!("the record has no value for `{v}`"),
+                                false => format!("no [dsm.fields] path for `{v}`"),
+                            })?;
                     out.push_str(&value);
                 }
             }
@@ -296,69 +302,63 @@ impl Simulator {
         Ok(out)
     }
 
-    fn field(&self, name: &str, record: &serde_json::Value) -> Option<String> {
+    fn field<'t>(&self, name: &str, rec: &Rec<'t>) -> Option<Cow<'t, str>> {
         self.fields
             .get(name)?
             .iter()
-            .find_map(|k| k.extract(record))
+            .find_map(|k| rec.tape.extract(rec.raw, k))
     }
 
-    /// Run one record (its parsed JSON and raw text).
-    pub fn run(&self, record: &serde_json::Value, raw: &str) -> Outcome {
-        let mut out = Outcome {
-            device_event_id: None,
-            device_event_category: None,
-            unmapped: None,
-            qid: None,
-            event: None,
-            category: None,
-            properties: BTreeMap::new(),
-            rules: Vec::new(),
-            searches: Vec::new(),
-        };
-        let mapped = match (
-            self.render(&self.id_parts, record),
-            self.render(&self.cat_parts, record),
+    /// Run one record (its raw JSON text).
+    pub fn run(&self, raw: &str) -> Result<Outcome, String> {
+        TAPE.with(|t| {
+            let mut tape = t.borrow_mut();
+            tape.parse(raw)
+                .map_err(|e| format!("not JSON at byte {}: {}", e.0, e.1))?;
+            let rec = Rec { tape: &tape, raw };
+            let eval = self.evaluate(&rec);
+            Ok(self.outcome(&rec, eval))
+        })
+    }
+
+    /// Run one record and keep only what the summary needs: the event it maps to.
+    pub fn run_quick(&self, raw: &str) -> Result<Option<usize>, String> {
+        TAPE.with(|t| {
+            let mut tape = t.borrow_mut();
+            tape.parse(raw)
+                .map_err(|e| format!("not JSON at byte {}: {}", e.0, e.1))?;
+            let rec = Rec { tape: &tape, raw };
+            Ok(self.evaluate(&rec).event)
+        })
+    }
+
+    fn evaluate<'t>(&self, rec: &Rec<'t>) -> Eval<'t> {
+        let device = match (
+            self.render(&self.id_parts, rec),
+            self.render(&self.cat_parts, rec),
         ) {
-            (Ok(id), Ok(cat)) => {
-                let hit = self.mappings.get(&(id.clone(), cat.clone())).copied();
-                out.device_event_id = Some(id);
-                out.device_event_category = Some(cat);
-                if hit.is_none() {
-                    out.unmapped = Some(
-                        "no DSM mapping of the pack matches this event id and category".into(),
-                    );
-                }
-                hit
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                out.unmapped = Some(e);
-                None
-            }
+            (Ok(id), Ok(cat)) => Ok((id, cat)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
         };
-        if let Some(i) = mapped {
-            let e = &self.events[i];
-            out.qid = Some(e.qid);
-            out.event = Some(e.name.clone());
-            out.category = Some(if e.category_name.is_empty() {
-                e.category.to_string()
-            } else {
-                format!("{} {}", e.category, e.category_name)
-            });
-        }
+        let event = device
+            .as_ref()
+            .ok()
+            .and_then(|(id, cat)| self.mappings.get(&mapping_key(id, cat)).copied());
+        let qid = event.map(|i| self.events[i].qid);
+        let mut props = Vec::with_capacity(self.properties.len());
         for p in &self.properties {
             let mut value = None;
             for x in p
                 .expressions
                 .iter()
-                .filter(|x| x.qid.is_none() || x.qid == out.qid)
+                .filter(|x| x.qid.is_none() || x.qid == qid)
             {
                 value = match &x.extractor {
-                    Extractor::Json(k) => k.extract(record),
+                    Extractor::Json(k) => rec.tape.extract(rec.raw, k),
                     Extractor::Regex(r, g) => r
-                        .captures(raw)
+                        .captures(rec.raw)
                         .and_then(|c| c.get(*g))
-                        .map(|m| m.as_str().to_string())
+                        .map(|m| Cow::Borrowed(m.as_str()))
                         .filter(|s| !s.is_empty()),
                     Extractor::Unsupported => None,
                 };
@@ -366,118 +366,205 @@ impl Simulator {
                     break;
                 }
             }
-            out.properties.insert(p.name.clone(), value);
+            props.push(value);
         }
+        let mut eval = Eval {
+            device,
+            event,
+            props,
+            rules: Vec::new(),
+            searches: Vec::new(),
+        };
         let view = View {
             sim: self,
-            record,
-            out: &out,
+            rec,
+            eval: &eval,
         };
-        let rules: Vec<Verdict> = self.rules.iter().map(|r| view.rule(r)).collect();
-        let mut searches = Vec::new();
-        for s in &self.searches {
-            let verdict = match &s.filter {
-                Err(e) if e.unsupported => Verdict {
-                    name: s.name.clone(),
-                    matched: None,
-                    reason: format!("not simulated: {}", e.message),
-                },
-                Err(e) => Verdict {
-                    name: s.name.clone(),
-                    matched: None,
-                    reason: format!("the query does not parse: {e}"),
-                },
-                Ok(None) => Verdict {
-                    name: s.name.clone(),
-                    matched: Some(true),
-                    reason: "no WHERE clause".into(),
-                },
+        let rules: Vec<(Option<bool>, Reason)> = self.rules.iter().map(|r| view.rule(r)).collect();
+        let searches: Vec<(Option<bool>, Reason)> = self
+            .searches
+            .iter()
+            .map(|s| match &s.filter {
+                Err(e) if e.unsupported => {
+                    (None, Reason::Owned(format!("not simulated: {}", e.message)))
+                }
+                Err(e) => (
+                    None,
+                    Reason::Owned(format!("the query does not parse: {e}")),
+                ),
+                Ok(None) => (Some(true), Reason::Static("no WHERE clause")),
                 Ok(Some(w)) => match aql::eval_condition(w, &view) {
-                    Ok(Some(true)) => Verdict {
-                        name: s.name.clone(),
-                        matched: Some(true),
-                        reason: "its WHERE clause is true".into(),
-                    },
-                    Ok(_) => Verdict {
-                        name: s.name.clone(),
-                        matched: Some(false),
-                        reason: "its WHERE clause is false".into(),
-                    },
-                    Err(e) => Verdict {
-                        name: s.name.clone(),
-                        matched: None,
-                        reason: format!("not simulated: {}", e.message),
-                    },
+                    Ok(Some(true)) => (Some(true), Reason::Static("its WHERE clause is true")),
+                    Ok(_) => (Some(false), Reason::Static("its WHERE clause is false")),
+                    Err(e) => (None, Reason::Owned(format!("not simulated: {}", e.message))),
                 },
-            };
-            searches.push(verdict);
+            })
+            .collect();
+        eval.rules = rules;
+        eval.searches = searches;
+        eval
+    }
+
+    fn outcome(&self, _rec: &Rec, eval: Eval) -> Outcome {
+        let (device_event_id, device_event_category, mut unmapped) = match eval.device {
+            Ok((i, c)) => (Some(i), Some(c), None),
+            Err(e) => (None, None, Some(e)),
+        };
+        if unmapped.is_none() && eval.event.is_none() {
+            unmapped = Some("no DSM mapping of the pack matches this event id and category".into());
         }
-        out.rules = rules;
-        out.searches = searches;
-        out
+        let info = eval.event.map(|i| &self.events[i]);
+        Outcome {
+            device_event_id,
+            device_event_category,
+            unmapped,
+            qid: info.map(|e| e.qid),
+            event: info.map(|e| e.name.clone()),
+            category: info.map(|e| {
+                if e.category_name.is_empty() {
+                    e.category.to_string()
+                } else {
+                    format!("{} {}", e.category, e.category_name)
+                }
+            }),
+            properties: self
+                .properties
+                .iter()
+                .zip(eval.props)
+                .map(|(p, v)| (p.name.clone(), v.map(Cow::into_owned)))
+                .collect(),
+            rules: self
+                .rules
+                .iter()
+                .zip(eval.rules)
+                .map(|(r, (m, why))| Verdict {
+                    name: r.name.clone(),
+                    matched: m,
+                    reason: why.into_string(),
+                })
+                .collect(),
+            searches: self
+                .searches
+                .iter()
+                .zip(eval.searches)
+                .map(|(s, (m, why))| Verdict {
+                    name: s.name.clone(),
+                    matched: m,
+                    reason: why.into_string(),
+                })
+                .collect(),
+        }
     }
 }
 
-/// The event as AQL sees it.
-struct View<'a> {
-    sim: &'a Simulator,
-    record: &'a serde_json::Value,
-    out: &'a Outcome,
+thread_local! {
+    /// One tape per thread, reused across records.
+    static TAPE: std::cell::RefCell<Tape> = std::cell::RefCell::new(Tape::default());
 }
 
-impl View<'_> {
-    fn rule(&self, r: &Rule) -> Verdict {
-        let v = |matched: Option<bool>, reason: String| Verdict {
-            name: r.name.clone(),
-            matched,
-            reason,
-        };
+fn mapping_key(id: &str, cat: &str) -> String {
+    let mut k = String::with_capacity(id.len() + cat.len() + 1);
+    k.push_str(id);
+    k.push('\u{1f}');
+    k.push_str(cat);
+    k
+}
+
+/// A record being simulated: its tape and text.
+struct Rec<'t> {
+    tape: &'t Tape,
+    raw: &'t str,
+}
+
+/// Why a rule or search matched or not: mostly fixed words, owned only when needed.
+enum Reason {
+    Static(&'static str),
+    Owned(String),
+}
+
+impl Reason {
+    fn into_string(self) -> String {
+        match self {
+            Reason::Static(s) => s.to_string(),
+            Reason::Owned(s) => s,
+        }
+    }
+}
+
+/// One event's evaluation, borrowing from the record.
+struct Eval<'t> {
+    device: Result<(String, String), String>,
+    event: Option<usize>,
+    props: Vec<Option<Cow<'t, str>>>,
+    rules: Vec<(Option<bool>, Reason)>,
+    searches: Vec<(Option<bool>, Reason)>,
+}
+
+/// The event as AQL sees it.
+struct View<'a, 't> {
+    sim: &'a Simulator,
+    rec: &'a Rec<'t>,
+    eval: &'a Eval<'t>,
+}
+
+impl View<'_, '_> {
+    fn rule(&self, r: &Rule) -> (Option<bool>, Reason) {
         if let Some(types) = &r.types
             && !types.contains(&self.sim.type_id)
         {
-            return v(
+            return (
                 Some(false),
-                format!("log source type {} is not tested", self.sim.type_id),
+                Reason::Owned(format!(
+                    "log source type {} is not tested",
+                    self.sim.type_id
+                )),
             );
         }
+        let qid = self.eval.event.map(|i| self.sim.events[i].qid);
         if let Some(qids) = &r.qids {
-            match self.out.qid {
-                None => return v(Some(false), "the event maps to no QID of the pack".into()),
+            match qid {
+                None => {
+                    return (
+                        Some(false),
+                        Reason::Static("the event maps to no QID of the pack"),
+                    );
+                }
                 Some(q) if !qids.contains(&q) => {
-                    return v(Some(false), format!("QID {q} is not in its QID test"));
+                    return (
+                        Some(false),
+                        Reason::Owned(format!("QID {q} is not in its QID test")),
+                    );
                 }
                 Some(_) => {}
             }
         }
         match &r.filter {
-            None => v(Some(true), "log source type and QID match".into()),
-            Some(Err(e)) if e.unsupported => v(None, format!("not simulated: {}", e.message)),
-            Some(Err(e)) => v(None, format!("its AQL filter does not parse: {e}")),
+            None => (Some(true), Reason::Static("log source type and QID match")),
+            Some(Err(e)) if e.unsupported => {
+                (None, Reason::Owned(format!("not simulated: {}", e.message)))
+            }
+            Some(Err(e)) => (
+                None,
+                Reason::Owned(format!("its AQL filter does not parse: {e}")),
+            ),
             Some(Ok(f)) => match aql::eval_condition(f, self) {
-                Ok(Some(true)) => v(
+                Ok(Some(true)) => (
                     Some(true),
-                    "log source type, QID and AQL filter match".into(),
+                    Reason::Static("log source type, QID and AQL filter match"),
                 ),
-                Ok(_) => v(Some(false), "its AQL filter is false".into()),
-                Err(e) => v(None, format!("not simulated: {}", e.message)),
+                Ok(_) => (Some(false), Reason::Static("its AQL filter is false")),
+                Err(e) => (None, Reason::Owned(format!("not simulated: {}", e.message))),
             },
         }
     }
 }
 
-fn text_value(s: Option<String>) -> Value {
-    s.map_or(Value::Null, Value::Str)
-}
-
-impl aql::Event for View<'_> {
+impl aql::Event for View<'_, '_> {
     fn field(&self, name: &str) -> Option<Value> {
-        let info = self
-            .out
-            .qid
-            .and_then(|q| self.sim.by_qid.get(&q))
-            .map(|&i| &self.sim.events[i]);
+        let info = self.eval.event.map(|i| &self.sim.events[i]);
+        let text = |v: Option<Cow<str>>| v.map_or(Value::Null, |s| Value::Str(s.into_owned()));
         match name {
-            "qid" => Some(self.out.qid.map_or(Value::Null, |q| Value::Num(q as f64))),
+            "qid" => Some(info.map_or(Value::Null, |e| Value::Num(e.qid as f64))),
             "category" => Some(info.map_or(Value::Null, |e| Value::Num(e.category as f64))),
             "highlevelcategory" => Some(info.map_or(Value::Null, |e| {
                 Value::Num((e.category / 1000 * 1000) as f64)
@@ -486,11 +573,11 @@ impl aql::Event for View<'_> {
             "username" | "sourceip" | "destinationip" | "eventdirection"
                 if self.sim.fields.contains_key(name) =>
             {
-                Some(text_value(self.sim.field(name, self.record)))
+                Some(text(self.sim.field(name, self.rec)))
             }
             "starttime" | "devicetime" if self.sim.fields.contains_key("time") => Some(
                 self.sim
-                    .field("time", self.record)
+                    .field("time", self.rec)
                     .and_then(|t| parse_time_ms(&t))
                     .map_or(Value::Null, |ms| Value::Num(ms as f64)),
             ),
@@ -498,7 +585,15 @@ impl aql::Event for View<'_> {
         }
     }
     fn property(&self, name: &str) -> Value {
-        text_value(self.out.properties.get(name).cloned().flatten())
+        match self
+            .sim
+            .property_index
+            .get(name)
+            .and_then(|&i| self.eval.props[i].as_ref())
+        {
+            Some(v) => Value::Str(v.to_string()),
+            None => Value::Null,
+        }
     }
     fn qid_name(&self, qid: &Value) -> Value {
         let q = match qid {

@@ -7,3 +7,4 @@ pub mod cases;
 pub mod engine;
 pub mod lint;
 pub mod records;
+pub mod tape;

@@ -93,11 +93,16 @@ impl<R: BufRead> Splitter<R> {
     }
 
     fn skip_ws(&mut self) -> Result<Option<u8>, SplitError> {
-        while let Some(c) = self.peek()? {
-            if c.is_ascii_whitespace() || c == 0xEF || c == 0xBB || c == 0xBF {
-                self.bump()?;
-            } else {
-                return Ok(Some(c));
+        while self.fill()? {
+            let rest = &self.buf[self.pos..];
+            let n = rest
+                .iter()
+                .position(|&c| !(c.is_ascii_whitespace() || c == 0xEF || c == 0xBB || c == 0xBF))
+                .unwrap_or(rest.len());
+            self.line += rest[..n].iter().filter(|&&c| c == b'\n').count() as u64;
+            self.pos += n;
+            if self.pos < self.buf.len() {
+                return Ok(Some(self.buf[self.pos]));
             }
         }
         Ok(None)
@@ -110,11 +115,9 @@ impl<R: BufRead> Splitter<R> {
         }
     }
 
-    /// Copy one complete JSON value (object, array, string, literal) into `out`.
+    /// Copy one complete JSON value (object, array, string, literal) into `out`,
+    /// scanning the buffer a chunk at a time.
     fn take_value(&mut self, out: &mut Vec<u8>) -> Result<(), SplitError> {
-        let mut depth = 0usize;
-        let mut in_str = false;
-        let mut esc = false;
         let first = self
             .peek()?
             .ok_or_else(|| self.err("the file ends where a value was expected"))?;
@@ -129,37 +132,66 @@ impl<R: BufRead> Splitter<R> {
             }
             return Ok(());
         }
+        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
         loop {
-            let c = self
-                .bump()?
-                .ok_or_else(|| self.err("the file ends inside a record (truncated?)"))?;
-            out.push(c);
+            if !self.fill()? {
+                return Err(self.err("the file ends inside a record (truncated?)"));
+            }
+            let chunk = &self.buf[self.pos..];
+            let mut done = None;
+            let mut i = 0usize;
+            while i < chunk.len() {
+                if in_str {
+                    if esc {
+                        esc = false;
+                        i += 1;
+                        continue;
+                    }
+                    // Most of a record is inside strings: jump to the next quote or escape.
+                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                        None => {
+                            i = chunk.len();
+                            continue;
+                        }
+                        Some(k) => {
+                            i += k;
+                            if chunk[i] == b'\\' {
+                                esc = true;
+                            } else {
+                                in_str = false;
+                                if depth == 0 {
+                                    done = Some(i + 1);
+                                    break;
+                                }
+                            }
+                            i += 1;
+                            continue;
+                        }
+                    }
+                }
+                match chunk[i] {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            done = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            let used = done.unwrap_or(chunk.len());
+            out.extend_from_slice(&chunk[..used]);
+            self.line += chunk[..used].iter().filter(|&&c| c == b'\n').count() as u64;
+            self.pos += used;
             if out.len() > MAX_RECORD {
                 return Err(self.err(format!("a record is larger than {} MiB", MAX_RECORD >> 20)));
             }
-            if in_str {
-                if esc {
-                    esc = false;
-                } else if c == b'\\' {
-                    esc = true;
-                } else if c == b'"' {
-                    in_str = false;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                continue;
-            }
-            match c {
-                b'"' => in_str = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                _ => {}
+            if done.is_some() {
+                return Ok(());
             }
         }
     }
@@ -359,5 +391,132 @@ mod tests {
             let r: Result<Vec<Record>, SplitError> = Splitter::new(bad.as_bytes()).collect();
             assert!(r.is_err(), "{bad}");
         }
+    }
+}
+
+/// Records from any event file, with a fast path for NDJSON (one complete record per
+/// line, the Event Hubs and diagnostic-settings export form): lines are read into one
+/// reused buffer and never re-scanned by the splitter.
+pub enum Records<R: BufRead> {
+    Lines { input: R, line: u64, buf: String },
+    Split(Splitter<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>),
+}
+
+impl<R: BufRead> Records<R> {
+    pub fn new(mut input: R) -> Result<Self, SplitError> {
+        let mut first = String::new();
+        let mut skipped = 0u64;
+        // The first non-blank line decides.
+        loop {
+            first.clear();
+            let n = input.read_line(&mut first).map_err(|e| SplitError {
+                line: skipped + 1,
+                message: e.to_string(),
+            })?;
+            if n == 0 || !first.trim().is_empty() {
+                break;
+            }
+            skipped += 1;
+        }
+        let line_is_record = {
+            let t = first.trim();
+            let mut tape = super::tape::Tape::default();
+            t.starts_with('{')
+                && tape.parse(t).is_ok()
+                && !["records", "value"].iter().any(|k| {
+                    crate::jsonpath::KeyPath::parse(&format!("/\"{k}\""))
+                        .ok()
+                        .and_then(|p| tape.find(t, &p))
+                        .is_some_and(|i| tape.nodes[i].kind == super::tape::Kind::Array)
+                })
+        };
+        if line_is_record {
+            return Ok(Records::Lines {
+                input,
+                line: skipped,
+                buf: first,
+            });
+        }
+        let mut prefix = "\n".repeat(skipped as usize).into_bytes();
+        prefix.extend_from_slice(first.as_bytes());
+        Ok(Records::Split(Splitter::new(std::io::Read::chain(
+            std::io::Cursor::new(prefix),
+            input,
+        ))))
+    }
+
+    /// Hand the next record's text and line to `f`; `Ok(false)` at the end.
+    pub fn next_with<T>(
+        &mut self,
+        f: &mut dyn FnMut(&str, u64) -> T,
+    ) -> Result<Option<T>, SplitError> {
+        match self {
+            Records::Lines { input, line, buf } => loop {
+                if buf.is_empty() {
+                    let n = input.read_line(buf).map_err(|e| SplitError {
+                        line: *line + 1,
+                        message: e.to_string(),
+                    })?;
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                }
+                *line += 1;
+                let text = buf.trim();
+                if text.is_empty() {
+                    buf.clear();
+                    continue;
+                }
+                if text.len() > MAX_RECORD {
+                    return Err(SplitError {
+                        line: *line,
+                        message: format!("a record is larger than {} MiB", MAX_RECORD >> 20),
+                    });
+                }
+                let out = f(text, *line);
+                buf.clear();
+                return Ok(Some(out));
+            },
+            Records::Split(s) => match s.next_record()? {
+                None => Ok(None),
+                Some(r) => Ok(Some(f(&r.raw, r.line))),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::*;
+
+    fn all(s: &str) -> Vec<(String, u64)> {
+        let mut r = Records::new(s.as_bytes()).expect("opens");
+        let mut out = Vec::new();
+        while let Some(x) = r.next_with(&mut |t, l| (t.to_string(), l)).expect("record") {
+            out.push(x);
+        }
+        out
+    }
+
+    #[test]
+    fn ndjson_and_the_rest_give_the_same_records() {
+        assert!(matches!(
+            Records::new("{\"a\":1}\n".as_bytes()),
+            Ok(Records::Lines { .. })
+        ));
+        assert_eq!(
+            all("\n{\"a\":1}\n\n{\"b\":2}\n"),
+            vec![("{\"a\":1}".into(), 2), ("{\"b\":2}".into(), 4)]
+        );
+        assert!(matches!(
+            Records::new("{\"records\":[{\"a\":1}]}".as_bytes()),
+            Ok(Records::Split(_))
+        ));
+        assert_eq!(
+            all("{\"records\":[{\"a\":1},{\"a\":2}]}"),
+            vec![("{\"a\":1}".into(), 1), ("{\"a\":2}".into(), 1)]
+        );
+        assert_eq!(all("[\n{\"a\":1},\n{\"a\":2}\n]").len(), 2);
+        assert_eq!(all("{\n \"a\": 1\n}\n").len(), 1);
     }
 }

@@ -29,13 +29,18 @@ pub struct Checker<'a> {
     reported_unknown: HashSet<(String, String)>,
     qidmap_by_id: HashMap<i64, (i64, Pos)>,
     qid_first: HashMap<i64, Pos>,
-    qname_first: HashMap<String, Pos>,
-    triples: HashMap<(i64, String, String), Pos>,
-    spellings: HashMap<(i64, String, String), (String, i64, Pos)>,
+    // Indexes keep 64-bit hashes of names, not the names: memory stays small however
+    // many rows an export holds. A collision (odds ~1e-8 at a million rows) could only
+    // report a false duplicate.
+    qname_first: HashMap<u64, Pos>,
+    triples: HashMap<u64, Pos>,
+    spellings: HashMap<u64, (i64, Pos)>,
     dsm_refs: Vec<(i64, Pos, bool)>,
-    property_ids: HashMap<String, Pos>,
-    expression_refs: Vec<(String, Pos)>,
-    rule_uuids: HashMap<String, Pos>,
+    property_ids: HashMap<u64, Pos>,
+    expression_refs: Vec<(u64, Pos)>,
+    rule_uuids: HashMap<u64, Pos>,
+    /// Compiled regexes by pattern (exports repeat IBM's patterns many times).
+    regexes: HashMap<String, Result<regex::Regex, String>>,
     rule_ids: HashSet<String>,
     qid_test_refs: Vec<(i64, Pos)>,
     group_ids: HashSet<i64>,
@@ -62,6 +67,7 @@ impl<'a> Checker<'a> {
             property_ids: HashMap::new(),
             expression_refs: Vec::new(),
             rule_uuids: HashMap::new(),
+            regexes: HashMap::new(),
             rule_ids: HashSet::new(),
             qid_test_refs: Vec::new(),
             group_ids: HashSet::new(),
@@ -290,7 +296,7 @@ impl<'a> Checker<'a> {
             self.qid_first.insert(qid, row.pos_of("qid"));
         }
         if !name.is_empty() {
-            if let Some(first) = self.qname_first.get(&name).copied() {
+            if let Some(first) = self.qname_first.get(&h(&[&name])).copied() {
                 let l = self.loc(first);
                 let d =
                     Diagnostic::error("QR055", format!("the QID name \"{name}\" is used twice"))
@@ -301,7 +307,7 @@ impl<'a> Checker<'a> {
                         );
                 self.findings.push(d);
             } else {
-                self.qname_first.insert(name, row.pos_of("qname"));
+                self.qname_first.insert(h(&[&name]), row.pos_of("qname"));
             }
         }
         self.qidmap_by_id.insert(id, (qid, row.pos));
@@ -311,12 +317,12 @@ impl<'a> Checker<'a> {
         let (Some(ty), Some(qidmapid)) = (int(row, "devicetypeid"), int(row, "qidmapid")) else {
             return;
         };
-        let id = row.value("deviceeventid").unwrap_or("").to_string();
-        let cat = row.value("deviceeventcategory").unwrap_or("").to_string();
+        let id = row.value("deviceeventid").unwrap_or("");
+        let cat = row.value("deviceeventcategory").unwrap_or("");
         let custom = row.value("customevent") != Some("false");
         self.dsm_refs
             .push((qidmapid, row.pos_of("qidmapid"), custom));
-        let key = (ty, id.clone(), cat.clone());
+        let key = h(&[&ty.to_string(), id, cat]);
         if let Some(first) = self.triples.get(&key).copied() {
             let l = self.loc(first);
             let d = Diagnostic::error(
@@ -333,13 +339,17 @@ impl<'a> Checker<'a> {
             return;
         }
         self.triples.insert(key, row.pos_of("deviceeventid"));
-        let norm = (ty, normalize_spelling(&id), normalize_spelling(&cat));
-        match self.spellings.get(&norm).cloned() {
-            Some((other, other_qidmap, first)) if other_qidmap != qidmapid => {
+        let norm = h(&[
+            &ty.to_string(),
+            &normalize_spelling(id),
+            &normalize_spelling(cat),
+        ]);
+        match self.spellings.get(&norm).copied() {
+            Some((other_qidmap, first)) if other_qidmap != qidmapid => {
                 let l = self.loc(first);
                 let d = Diagnostic::warning(
                     "QR059",
-                    format!("device event \"{id}\" differs from \"{other}\" only by dash kind, case or spaces, but maps to another QID"),
+                    format!("device event \"{id}\" differs from another spelling only by dash kind, case or spaces, but maps to another QID"),
                 )
                 .at(self.loc(row.pos_of("deviceeventid")))
                 .note(format!("the other spelling is at {}:{}:{}", l.file, l.line, l.column))
@@ -349,14 +359,14 @@ impl<'a> Checker<'a> {
             Some(_) => {}
             None => {
                 self.spellings
-                    .insert(norm, (id, qidmapid, row.pos_of("deviceeventid")));
+                    .insert(norm, (qidmapid, row.pos_of("deviceeventid")));
             }
         }
     }
 
     fn property(&mut self, row: &RowAt) {
         let Some(id) = row.value("id") else { return };
-        if let Some(first) = self.property_ids.get(id).copied() {
+        if let Some(first) = self.property_ids.get(&h(&[id])).copied() {
             let l = self.loc(first);
             let d = Diagnostic::error("QR077", format!("the property id \"{id}\" is used twice"))
                 .at(self.loc(row.pos_of("id")))
@@ -364,14 +374,13 @@ impl<'a> Checker<'a> {
                 .help("each custom property needs its own id");
             self.findings.push(d);
         } else {
-            self.property_ids.insert(id.to_string(), row.pos_of("id"));
+            self.property_ids.insert(h(&[id]), row.pos_of("id"));
         }
     }
 
     fn expression(&mut self, row: &RowAt) {
         if let Some(ap) = row.value("ap_id") {
-            self.expression_refs
-                .push((ap.to_string(), row.pos_of("ap_id")));
+            self.expression_refs.push((h(&[ap]), row.pos_of("ap_id")));
         }
         let payload = row.value("payload").and_then(|p| {
             let cleaned: String = p.chars().filter(|c| !c.is_ascii_whitespace()).collect();
@@ -425,9 +434,21 @@ impl<'a> Checker<'a> {
             );
             return;
         }
-        match regex::Regex::new(re) {
-            Err(e) => {
-                let msg = e.to_string();
+        if !self.regexes.contains_key(re) {
+            let compiled = regex::Regex::new(re).map_err(|e| e.to_string());
+            // Bounded: past this many distinct patterns, compile without keeping.
+            if self.regexes.len() >= 4096 {
+                self.regexes.clear();
+            }
+            self.regexes.insert(re.to_string(), compiled);
+        }
+        let compiled = self
+            .regexes
+            .get(re)
+            .cloned()
+            .unwrap_or_else(|| Err(String::new()));
+        match compiled {
+            Err(msg) => {
                 let last = msg
                     .lines()
                     .rfind(|l| !l.trim().is_empty())
@@ -472,7 +493,7 @@ impl<'a> Checker<'a> {
             self.rule_ids.insert(id.trim().to_string());
         }
         if let Some(uuid) = row.value("uuid") {
-            if let Some(first) = self.rule_uuids.get(uuid).copied() {
+            if let Some(first) = self.rule_uuids.get(&h(&[uuid])).copied() {
                 let l = self.loc(first);
                 let d =
                     Diagnostic::error("QR091", format!("the rule uuid \"{uuid}\" is used twice"))
@@ -481,7 +502,7 @@ impl<'a> Checker<'a> {
                         .help("QRadar recognises a rule by its uuid: each rule needs its own");
                 self.findings.push(d);
             } else {
-                self.rule_uuids.insert(uuid.to_string(), row.pos_of("uuid"));
+                self.rule_uuids.insert(h(&[uuid]), row.pos_of("uuid"));
             }
         }
         let Some(data) = row.value("rule_data") else {
@@ -594,7 +615,7 @@ impl<'a> Checker<'a> {
                 self.err(
                     "QR070",
                     pos,
-                    format!("ap_id \"{ap}\" matches no <ariel_regex_property> id in this file"),
+                    "this ap_id matches no <ariel_regex_property> id in this file".to_string(),
                     "an expression's ap_id is its property's id",
                 );
             }
@@ -644,6 +665,16 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// A 64-bit hash of some strings (fixed keys: the same every run).
+fn h(parts: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn int(row: &RowAt, name: &str) -> Option<i64> {

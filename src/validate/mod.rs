@@ -152,9 +152,9 @@ pub(crate) fn read_content<R: std::io::BufRead>(
     let result = read_rows(input, opts.limits.xml, |item| match item {
         Item::Version(v, pos) => checker.version(v, pos),
         Item::Row(row) => {
-            checker.row(&row);
+            checker.row(row);
             if keep {
-                kept.push(row);
+                kept.push(row.clone());
             }
         }
     });
