@@ -24,27 +24,28 @@ pub struct Checker<'a> {
     /// The catalogue is the user's own (`--categories`): an unknown category is an error.
     catalogue_is_authoritative: bool,
     pub findings: Vec<Diagnostic>,
-    pub version: Option<(String, Pos)>,
+    pub version: Option<(String, At)>,
     pub counts: BTreeMap<String, usize>,
     reported_unknown: HashSet<(String, String)>,
-    qidmap_by_id: HashMap<i64, (i64, Pos)>,
-    qid_first: HashMap<i64, Pos>,
+    /// (row id, QID, row position, QID position), one per qidmap row.
+    qidmaps: Vec<(i64, i64, At, At)>,
     // Indexes keep 64-bit hashes of names, not the names: memory stays small however
     // many rows an export holds. A collision (odds ~1e-8 at a million rows) could only
     // report a false duplicate.
-    qname_first: HashMap<u64, Pos>,
-    triples: HashMap<u64, Pos>,
-    spellings: HashMap<u64, (i64, Pos)>,
-    dsm_refs: Vec<(i64, Pos, bool)>,
-    property_ids: HashMap<u64, Pos>,
-    expression_refs: Vec<(u64, Pos)>,
-    rule_uuids: HashMap<u64, Pos>,
+    qnames: Vec<(u64, At)>,
+    triples: Vec<(u64, At)>,
+    /// (normalized spelling, qidmapid, exact triple, position)
+    spellings: Vec<(u64, i64, u64, At)>,
+    dsm_refs: Vec<(i64, At, bool)>,
+    property_ids: Vec<(u64, At)>,
+    expression_refs: Vec<(u64, At)>,
+    rule_uuids: HashMap<u64, At>,
     /// Compiled regexes by pattern (exports repeat IBM's patterns many times).
     regexes: HashMap<String, Result<regex::Regex, String>>,
     rule_ids: HashSet<String>,
-    qid_test_refs: Vec<(i64, Pos)>,
+    qid_test_refs: Vec<(i64, At)>,
     group_ids: HashSet<i64>,
-    links: Vec<(i64, String, Pos)>,
+    links: Vec<(i64, String, At)>,
 }
 
 impl<'a> Checker<'a> {
@@ -58,13 +59,12 @@ impl<'a> Checker<'a> {
             version: None,
             counts: BTreeMap::new(),
             reported_unknown: HashSet::new(),
-            qidmap_by_id: HashMap::new(),
-            qid_first: HashMap::new(),
-            qname_first: HashMap::new(),
-            triples: HashMap::new(),
-            spellings: HashMap::new(),
+            qidmaps: Vec::new(),
+            qnames: Vec::new(),
+            triples: Vec::new(),
+            spellings: Vec::new(),
             dsm_refs: Vec::new(),
-            property_ids: HashMap::new(),
+            property_ids: Vec::new(),
             expression_refs: Vec::new(),
             rule_uuids: HashMap::new(),
             regexes: HashMap::new(),
@@ -75,7 +75,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub fn loc(&self, pos: Pos) -> Location {
+    pub fn loc(&self, pos: impl Into<Pos>) -> Location {
+        let pos: Pos = pos.into();
         Location {
             file: self.file.clone(),
             span: 0..0,
@@ -84,16 +85,23 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn push(&mut self, code: &'static str, sev: Severity, pos: Pos, msg: String, help: &str) {
+    fn push(
+        &mut self,
+        code: &'static str,
+        sev: Severity,
+        pos: impl Into<Pos>,
+        msg: String,
+        help: &str,
+    ) {
         let d = Diagnostic::new(code, sev, msg).at(self.loc(pos)).help(help);
         self.findings.push(d);
     }
 
-    fn err(&mut self, code: &'static str, pos: Pos, msg: String, help: &str) {
+    fn err(&mut self, code: &'static str, pos: impl Into<Pos>, msg: String, help: &str) {
         self.push(code, Severity::Error, pos, msg, help);
     }
 
-    fn warn(&mut self, code: &'static str, pos: Pos, msg: String, help: &str) {
+    fn warn(&mut self, code: &'static str, pos: impl Into<Pos>, msg: String, help: &str) {
         self.push(code, Severity::Warning, pos, msg, help);
     }
 
@@ -106,7 +114,7 @@ impl<'a> Checker<'a> {
                 "write QRadar's internal version, e.g. 2021.6.0 or 2019.14.0.20191031163225",
             );
         }
-        self.version = Some((v.trim().to_string(), pos));
+        self.version = Some((v.trim().to_string(), pos.into()));
     }
 
     pub fn row(&mut self, row: &RowAt) {
@@ -144,7 +152,8 @@ impl<'a> Checker<'a> {
             }
             "fgroup_link" => {
                 if let (Some(g), Some(item)) = (int(row, "fgroup_id"), row.value("item_id")) {
-                    self.links.push((g, item.trim().to_string(), row.pos));
+                    self.links
+                        .push((g, item.trim().to_string(), row.pos.into()));
                 }
             }
             "device_ext" => self.device_ext(row),
@@ -282,35 +291,11 @@ impl<'a> Checker<'a> {
         let (Some(id), Some(qid)) = (int(row, "id"), int(row, "qid")) else {
             return;
         };
-        if let Some(first) = self.qid_first.get(&qid).copied() {
-            let l = self.loc(first);
-            let d = Diagnostic::error("QR054", format!("QID {qid} is defined twice"))
-                .at(self.loc(row.pos_of("qid")))
-                .note(format!(
-                    "first defined at {}:{}:{}",
-                    l.file, l.line, l.column
-                ))
-                .help("each QID map entry needs its own number");
-            self.findings.push(d);
-        } else {
-            self.qid_first.insert(qid, row.pos_of("qid"));
-        }
         if !name.is_empty() {
-            if let Some(first) = self.qname_first.get(&h(&[&name])).copied() {
-                let l = self.loc(first);
-                let d =
-                    Diagnostic::error("QR055", format!("the QID name \"{name}\" is used twice"))
-                        .at(self.loc(row.pos_of("qname")))
-                        .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
-                        .help(
-                            "QRadar recognises an installed QID by its name: names must be unique",
-                        );
-                self.findings.push(d);
-            } else {
-                self.qname_first.insert(h(&[&name]), row.pos_of("qname"));
-            }
+            self.qnames.push((h(&[&name]), row.pos_of("qname").into()));
         }
-        self.qidmap_by_id.insert(id, (qid, row.pos));
+        self.qidmaps
+            .push((id, qid, row.pos.into(), row.pos_of("qid").into()));
     }
 
     fn dsmevent(&mut self, row: &RowAt) {
@@ -321,66 +306,46 @@ impl<'a> Checker<'a> {
         let cat = row.value("deviceeventcategory").unwrap_or("");
         let custom = row.value("customevent") != Some("false");
         self.dsm_refs
-            .push((qidmapid, row.pos_of("qidmapid"), custom));
-        let key = h(&[&ty.to_string(), id, cat]);
-        if let Some(first) = self.triples.get(&key).copied() {
-            let l = self.loc(first);
-            let d = Diagnostic::error(
-                "QR056",
-                format!("device event \"{id}\" / \"{cat}\" of type {ty} is mapped twice"),
-            )
-            .at(self.loc(row.pos_of("deviceeventid")))
-            .note(format!(
-                "first mapped at {}:{}:{}",
-                l.file, l.line, l.column
-            ))
-            .help("QRadar maps one (type, event id, category) to one QID: remove one row");
-            self.findings.push(d);
-            return;
-        }
-        self.triples.insert(key, row.pos_of("deviceeventid"));
-        let norm = h(&[
-            &ty.to_string(),
-            &normalize_spelling(id),
-            &normalize_spelling(cat),
-        ]);
-        match self.spellings.get(&norm).copied() {
-            Some((other_qidmap, first)) if other_qidmap != qidmapid => {
-                let l = self.loc(first);
-                let d = Diagnostic::warning(
-                    "QR059",
-                    format!("device event \"{id}\" differs from another spelling only by dash kind, case or spaces, but maps to another QID"),
-                )
-                .at(self.loc(row.pos_of("deviceeventid")))
-                .note(format!("the other spelling is at {}:{}:{}", l.file, l.line, l.column))
-                .help("Microsoft writes some names with an EN DASH or a trailing space: map every spelling of one operation to the same QID");
-                self.findings.push(d);
-            }
-            Some(_) => {}
-            None => {
-                self.spellings
-                    .insert(norm, (qidmapid, row.pos_of("deviceeventid")));
-            }
-        }
+            .push((qidmapid, row.pos_of("qidmapid").into(), custom));
+        let ty = ty.to_string();
+        let key = h(&[&ty, id, cat]);
+        let at: At = row.pos_of("deviceeventid").into();
+        self.triples.push((key, at));
+        let norm = h(&[&ty, &normalize_spelling(id), &normalize_spelling(cat)]);
+        self.spellings.push((norm, qidmapid, key, at));
     }
 
     fn property(&mut self, row: &RowAt) {
         let Some(id) = row.value("id") else { return };
-        if let Some(first) = self.property_ids.get(&h(&[id])).copied() {
-            let l = self.loc(first);
-            let d = Diagnostic::error("QR077", format!("the property id \"{id}\" is used twice"))
-                .at(self.loc(row.pos_of("id")))
-                .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
-                .help("each custom property needs its own id");
-            self.findings.push(d);
-        } else {
-            self.property_ids.insert(h(&[id]), row.pos_of("id"));
+        self.property_ids.push((h(&[id]), row.pos_of("id").into()));
+    }
+
+    /// Report the second and later of equal keys (sorted by key, then file order).
+    fn duplicates(
+        &mut self,
+        mut keys: Vec<(u64, At)>,
+        code: &'static str,
+        what: &str,
+        help: &str,
+    ) -> Vec<(u64, At)> {
+        keys.sort_by_key(|(k, at)| (*k, at.0));
+        for w in keys.windows(2) {
+            if w[0].0 == w[1].0 {
+                let l = self.loc(w[0].1);
+                let d = Diagnostic::error(code, format!("{what} is used twice"))
+                    .at(self.loc(w[1].1))
+                    .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
+                    .help(help);
+                self.findings.push(d);
+            }
         }
+        keys
     }
 
     fn expression(&mut self, row: &RowAt) {
         if let Some(ap) = row.value("ap_id") {
-            self.expression_refs.push((h(&[ap]), row.pos_of("ap_id")));
+            self.expression_refs
+                .push((h(&[ap]), row.pos_of("ap_id").into()));
         }
         let payload = row.value("payload").and_then(|p| {
             let cleaned: String = p.chars().filter(|c| !c.is_ascii_whitespace()).collect();
@@ -502,7 +467,8 @@ impl<'a> Checker<'a> {
                         .help("QRadar recognises a rule by its uuid: each rule needs its own");
                 self.findings.push(d);
             } else {
-                self.rule_uuids.insert(h(&[uuid]), row.pos_of("uuid"));
+                self.rule_uuids
+                    .insert(h(&[uuid]), row.pos_of("uuid").into());
             }
         }
         let Some(data) = row.value("rule_data") else {
@@ -534,7 +500,7 @@ impl<'a> Checker<'a> {
                     for t in rule.tests.iter().filter(|t| t.class == "QID_Test") {
                         for q in t.selections.get("1").map(String::as_str).unwrap_or("").split(',') {
                             if let Ok(q) = q.trim().parse::<i64>() {
-                                self.qid_test_refs.push((q, pos));
+                                self.qid_test_refs.push((q, pos.into()));
                             }
                         }
                     }
@@ -583,9 +549,74 @@ impl<'a> Checker<'a> {
                 .help("QRadar writes <qradarversion> as the first child of <content>");
             self.findings.push(d);
         }
+        // Duplicates, found by sorting (indexes are flat vectors: small and cache-friendly).
+        let qids: Vec<(u64, At)> = self
+            .qidmaps
+            .iter()
+            .map(|(_, q, _, at)| (*q as u64, *at))
+            .collect();
+        let sorted_qids = self.duplicates(
+            qids,
+            "QR054",
+            "this QID number",
+            "each QID map entry needs its own number",
+        );
+        let qnames = std::mem::take(&mut self.qnames);
+        self.duplicates(
+            qnames,
+            "QR055",
+            "this QID name",
+            "QRadar recognises an installed QID by its name: names must be unique",
+        );
+        let triples = std::mem::take(&mut self.triples);
+        self.duplicates(
+            triples,
+            "QR056",
+            "this device event (type, id, category)",
+            "QRadar maps one (type, event id, category) to one QID: remove one row",
+        );
+        let props = std::mem::take(&mut self.property_ids);
+        let props = self.duplicates(
+            props,
+            "QR077",
+            "this property id",
+            "each custom property needs its own id",
+        );
+        let mut spellings = std::mem::take(&mut self.spellings);
+        spellings.sort_by_key(|(n, _, _, at)| (*n, at.0));
+        let mut group = 0usize;
+        for i in 1..spellings.len() {
+            let (n, q, t, at) = spellings[i];
+            if spellings[group].0 != n {
+                group = i;
+                continue;
+            }
+            // Compare with the first spelling of this normalized form.
+            let (_, fq, ft, fat) = spellings[group];
+            if fq != q && ft != t {
+                let l = self.loc(fat);
+                let d = Diagnostic::warning(
+                    "QR059",
+                    "this device event id differs from another spelling only by dash kind, case or spaces, but maps to another QID",
+                )
+                .at(self.loc(at))
+                .note(format!("the other spelling is at {}:{}:{}", l.file, l.line, l.column))
+                .help("Microsoft writes some names with an EN DASH or a trailing space: map every spelling of one operation to the same QID");
+                self.findings.push(d);
+            }
+        }
+        drop(spellings);
+        let mut by_id = std::mem::take(&mut self.qidmaps);
+        by_id.sort_by_key(|(id, ..)| *id);
+        let find = |id: i64| {
+            by_id
+                .binary_search_by_key(&id, |(i, ..)| *i)
+                .ok()
+                .map(|k| by_id[k])
+        };
         let mut custom_qidmaps = BTreeSet::new();
         for (qidmapid, pos, custom) in std::mem::take(&mut self.dsm_refs) {
-            match self.qidmap_by_id.get(&qidmapid) {
+            match find(qidmapid) {
                 None => self.err(
                     "QR057",
                     pos,
@@ -599,7 +630,7 @@ impl<'a> Checker<'a> {
             }
         }
         for id in custom_qidmaps {
-            if let Some((qid, pos)) = self.qidmap_by_id.get(&id).copied()
+            if let Some((_, qid, pos, _)) = find(id)
                 && qid < USER_QID_MIN
             {
                 self.warn(
@@ -611,7 +642,7 @@ impl<'a> Checker<'a> {
             }
         }
         for (ap, pos) in std::mem::take(&mut self.expression_refs) {
-            if !self.property_ids.contains_key(&ap) {
+            if props.binary_search_by_key(&ap, |(k, _)| *k).is_err() {
                 self.err(
                     "QR070",
                     pos,
@@ -620,7 +651,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        let known: HashSet<i64> = self.qidmap_by_id.values().map(|(q, _)| *q).collect();
+        let known: HashSet<i64> = sorted_qids.iter().map(|(q, _)| *q as i64).collect();
         let mut external = BTreeSet::new();
         let mut first_pos = None;
         for (q, pos) in std::mem::take(&mut self.qid_test_refs) {
@@ -663,6 +694,27 @@ impl<'a> Checker<'a> {
                     "fix item_id: it is the rule's id",
                 );
             }
+        }
+    }
+}
+
+/// A position packed into 8 bytes (line and column, 32 bits each), for indexes that
+/// hold one per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At(u64);
+
+impl From<Pos> for At {
+    fn from(p: Pos) -> At {
+        At((p.line.min(u32::MAX as u64) << 32) | p.column.min(u32::MAX as u64))
+    }
+}
+
+impl From<At> for Pos {
+    fn from(a: At) -> Pos {
+        Pos {
+            line: a.0 >> 32,
+            column: a.0 & 0xffff_ffff,
+            offset: 0,
         }
     }
 }
