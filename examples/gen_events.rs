@@ -3,6 +3,9 @@
 //!
 //! cargo run --release --example gen_events -- OUT.ndjson [--count 1000000]
 
+// A command-line generator: printing is its job.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
 use std::io::{BufWriter, Write};
 
 fn main() {
@@ -30,12 +33,11 @@ fn main() {
         // A fresh correlation id per record keeps them distinct, as in a real stream.
         let line = match t.find("\"correlationId\"") {
             Some(at) => {
-                let start = at + t[at..].find(": \"").map_or(0, |p| p + 3).max(0);
-                let start = if start > at {
-                    start
-                } else {
-                    at + t[at..].find(":\"").map_or(0, |p| p + 2)
-                };
+                // The value's opening quote is the third quote from the key's.
+                let start = t[at..]
+                    .match_indices('"')
+                    .nth(2)
+                    .map_or(at, |(p, _)| at + p + 1);
                 let end = start + t[start..].find('"').unwrap_or(0);
                 format!(
                     "{}{:08x}-0000-4000-8000-{:012x}{}",
