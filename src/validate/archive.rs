@@ -440,7 +440,7 @@ pub(super) fn zip<R: Read + Seek>(mut r: R, shown: &str, opts: &Options, report:
     }
     // A lying size surfaces as an I/O stop inside the XML reader: name it precisely.
     for d in checker.findings.iter_mut() {
-        if d.code == "QR012" && d.message.contains("inflates past its declared size") {
+        if d.code == "QR012" && lying_size(&d.message) {
             d.code = "QR006";
             d.message = format!(
                 "the entry inflates past its declared size of {declared} bytes; reading stopped"
@@ -453,7 +453,7 @@ pub(super) fn zip<R: Read + Seek>(mut r: R, shown: &str, opts: &Options, report:
 }
 
 fn entry_error(label: &str, declared: u64, e: &std::io::Error) -> Diagnostic {
-    if e.to_string().contains("inflates past its declared size") {
+    if lying_size(&e.to_string()) {
         Diagnostic::error(
             "QR006",
             format!("the entry inflates past its declared size of {declared} bytes"),
@@ -465,6 +465,13 @@ fn entry_error(label: &str, declared: u64, e: &std::io::Error) -> Diagnostic {
             .at(at(label))
             .help("the archive is corrupt or truncated")
     }
+}
+
+/// Whether an error says an entry inflated past its declared size: ours, or the zip
+/// library's own check (which runs first).
+fn lying_size(message: &str) -> bool {
+    message.contains("inflates past its declared size")
+        || message.contains("larger than its declared uncompressed size")
 }
 
 /// The manifest's minimum QRadar version against `<qradarversion>`.
@@ -541,6 +548,18 @@ pub(super) fn tar_gz<R: Read + Seek>(mut r: R, shown: &str, opts: &Options, repo
                     return;
                 }
             }
+        }
+        // Read the gzip stream to its end: its checksum and length trailer are checked
+        // only there, and a cut trailer means a truncated download.
+
+        let mut rest = ar.into_inner();
+        if let Err(e) = std::io::copy(&mut rest, &mut std::io::sink()) {
+            report.findings.push(
+                Diagnostic::error("QR012", format!("the tar.gz is truncated or corrupt: {e}"))
+                    .at(at(shown))
+                    .help("download or build the archive again"),
+            );
+            return;
         }
     }
     // Ignore the "." folder entry tar writes for `tar -C dir .`.

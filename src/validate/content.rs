@@ -348,9 +348,16 @@ impl<'a> Checker<'a> {
                 .push((h(&[ap]), row.pos_of("ap_id").into()));
         }
         let payload = row.value("payload").and_then(|p| {
-            let cleaned: String = p.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let cleaned: std::borrow::Cow<str> = if p.bytes().any(|c| c.is_ascii_whitespace()) {
+                p.chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect::<String>()
+                    .into()
+            } else {
+                p.into()
+            };
             base64::engine::general_purpose::STANDARD
-                .decode(cleaned)
+                .decode(cleaned.as_bytes())
                 .ok()
         });
         let sample = payload
@@ -743,9 +750,16 @@ fn shorten(s: &str) -> String {
 
 /// Base64 → UTF-8 text.
 fn decode_xml(data: &str) -> Result<String, String> {
-    let cleaned: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let cleaned: std::borrow::Cow<str> = if data.bytes().any(|c| c.is_ascii_whitespace()) {
+        data.chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect::<String>()
+            .into()
+    } else {
+        data.into()
+    };
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(cleaned)
+        .decode(cleaned.as_bytes())
         .map_err(|e| format!("not base64 ({e})"))?;
     String::from_utf8(bytes).map_err(|_| "the decoded bytes are not UTF-8".to_string())
 }

@@ -251,6 +251,35 @@ pub fn columns(table: &str) -> Option<&'static [Column]> {
     ROWS.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
 }
 
+/// Standard padded base64 (whitespace ignored), checked without decoding: the alphabet,
+/// padding only at the end, a length that is a multiple of four, and zero trailing bits.
+pub fn is_base64(value: &str) -> bool {
+    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut n = 0usize;
+    let mut pad = 0usize;
+    let mut last = 0u8;
+    for &b in value.as_bytes() {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => continue,
+            b'=' => pad += 1,
+            _ if pad > 0 => return false,
+            b if ALPHA.contains(&b) => last = b,
+            _ => return false,
+        }
+        n += 1;
+    }
+    if n % 4 != 0 || pad > 2 {
+        return false;
+    }
+    // The last data character's unused low bits must be zero (canonical encoding).
+    let v = ALPHA.iter().position(|&a| a == last).unwrap_or(0) as u8;
+    match pad {
+        1 => v & 0b11 == 0,
+        2 => v & 0b1111 == 0,
+        _ => true,
+    }
+}
+
 /// Whether `value` fits `kind`; `None` when it does, else what is wrong.
 pub fn check(kind: Kind, value: &str) -> Option<String> {
     let ok = match kind {
@@ -258,13 +287,7 @@ pub fn check(kind: Kind, value: &str) -> Option<String> {
         Int => value.is_empty() || value.trim().parse::<i64>().is_ok(),
         Bool => matches!(value, "true" | "false" | ""),
         Uuid => value.is_empty() || uuid::Uuid::try_parse(value).is_ok(),
-        Base64 => {
-            use base64::Engine;
-            let cleaned: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(cleaned)
-                .is_ok()
-        }
+        Base64 => is_base64(value),
         Enum(words) => value.is_empty() || words.contains(&value),
     };
     if ok {
@@ -278,4 +301,34 @@ pub fn check(kind: Kind, value: &str) -> Option<String> {
         Enum(words) => format!("is not one of {}", words.join(", ")),
         Text => String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn base64_check_agrees_with_decoding() {
+        for s in [
+            "",
+            "QQ==",
+            "QUI=",
+            "QUJD",
+            "QR==",
+            "QUJ=",
+            "Q===",
+            "QU=I",
+            "QUJD\nRA==",
+            "ab$c",
+            "QUJDR",
+            "=QUJ",
+        ] {
+            let cleaned: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let decodes = base64::engine::general_purpose::STANDARD
+                .decode(&cleaned)
+                .is_ok();
+            assert_eq!(is_base64(s), decodes, "{s:?}");
+        }
+    }
 }

@@ -4,3 +4,4 @@ mod build;
 mod common;
 mod inspect;
 mod simulate;
+mod validate;
