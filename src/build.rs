@@ -344,6 +344,12 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         events: &events,
         qids: &qids,
         type_id,
+        event_names: events.iter().map(|e| e.name.clone()).collect(),
+        event_index: events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.clone(), i))
+            .collect(),
         property_names: pack
             .properties
             .iter()
@@ -427,7 +433,19 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         limits: crate::validate::ArchiveLimits::default(),
         keep_rows: false,
     };
-    match crate::validate::validate_reader(std::io::Cursor::new(&archive), &archive_name, &opts) {
+    // The content XML and manifest are checked from memory (the archive around them was
+    // just written by the zip library from these very bytes).
+    let checked = crate::validate::validate_reader(
+        std::io::Cursor::new(&content_xml),
+        &format!("{archive_name}!{content_name}"),
+        &opts,
+    )
+    .map(|mut r| {
+        let label = format!("{archive_name}!manifest.txt");
+        crate::validate::manifest::check(&label, &manifest.to_json(), &mut r.findings);
+        r
+    });
+    match checked {
         Ok(report) => {
             // Errors: qrpack wrote something QRadar would refuse: never hand it out.
             // Warnings: the pack asked for something doubtful (and was warned): pass on.
@@ -1233,6 +1251,7 @@ fn resolve_properties(
 ) {
     let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
     let mut seq = 1;
+    let mut expression_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for p in &pack.properties {
         let p = p.get_ref();
         let name = p.name.get_ref().clone();
@@ -1401,7 +1420,7 @@ fn resolve_properties(
                     )
                     .to_string(),
                 };
-                if ext.expressions.iter().any(|x| x.id == expression_id) {
+                if !expression_ids.insert(expression_id.clone()) {
                     cx.error(
                         "PK047",
                         span.clone(),
@@ -1475,6 +1494,9 @@ struct Placeholders<'a> {
     type_id: i64,
     /// The pack's property names (for AQL lints).
     property_names: Vec<String>,
+    /// The pack's event names, and each one's index in `events`.
+    event_names: Vec<String>,
+    event_index: std::collections::HashMap<String, usize>,
 }
 
 fn push_lint(cx: &mut Ctx, l: crate::simulate::lint::Lint, span: Range<usize>) {
@@ -1490,8 +1512,8 @@ fn push_lint(cx: &mut Ctx, l: crate::simulate::lint::Lint, span: Range<usize>) {
 }
 
 impl Placeholders<'_> {
-    fn event_names(&self) -> Vec<String> {
-        self.events.iter().map(|e| e.name.clone()).collect()
+    fn event(&self, name: &str) -> Option<&ResolvedEvent> {
+        self.event_index.get(name).map(|&i| &self.events[i])
     }
 
     /// Render `{{qids}}`, `{{qids:label=value}}`, `{{qid:Event name}}`,
@@ -1576,7 +1598,7 @@ impl Placeholders<'_> {
         }
         if let Some(name) = inner.strip_prefix("qid:") {
             let name = name.trim();
-            return match self.events.iter().find(|e| e.name == name) {
+            return match self.event(name) {
                 Some(e) => self.list(std::iter::once(e)),
                 None => Err((
                     format!("no event is named \"{name}\" in this pack"),
@@ -1647,12 +1669,7 @@ fn resolve_rules(
         if !r.events.is_empty() {
             let mut qs = Vec::new();
             for en in &r.events {
-                match rc
-                    .placeholders
-                    .events
-                    .iter()
-                    .find(|e| &e.name == en.get_ref())
-                {
+                match rc.placeholders.event(en.get_ref()) {
                     Some(e) => {
                         qs.push((rc.qids.get(&e.name).copied().unwrap_or(0), e.name.clone()))
                     }
@@ -1679,7 +1696,7 @@ fn resolve_rules(
                         &f,
                         false,
                         &rc.placeholders.property_names,
-                        &rc.placeholders.event_names(),
+                        &rc.placeholders.event_names,
                     ) {
                         push_lint(cx, l, aql.span());
                     }
@@ -1901,7 +1918,7 @@ fn resolve_searches(
             .help("write the query");
             continue;
         }
-        for l in crate::simulate::lint::lint(&aql, true, &ph.property_names, &ph.event_names()) {
+        for l in crate::simulate::lint::lint(&aql, true, &ph.property_names, &ph.event_names) {
             match &src {
                 Some((shown, _)) => {
                     let loc = Location::in_text(shown, &raw, 0..0);

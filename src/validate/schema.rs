@@ -255,6 +255,16 @@ pub fn columns(table: &str) -> Option<&'static [Column]> {
 /// padding only at the end, a length that is a multiple of four, and zero trailing bits.
 pub fn is_base64(value: &str) -> bool {
     const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // 0xff: not in the alphabet; else the character's 6-bit value.
+    const TABLE: [u8; 256] = {
+        let mut t = [0xffu8; 256];
+        let mut i = 0;
+        while i < 64 {
+            t[ALPHA[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    };
     let mut n = 0usize;
     let mut pad = 0usize;
     let mut last = 0u8;
@@ -263,7 +273,7 @@ pub fn is_base64(value: &str) -> bool {
             b' ' | b'\t' | b'\n' | b'\r' => continue,
             b'=' => pad += 1,
             _ if pad > 0 => return false,
-            b if ALPHA.contains(&b) => last = b,
+            b if TABLE[b as usize] != 0xff => last = b,
             _ => return false,
         }
         n += 1;
@@ -272,7 +282,11 @@ pub fn is_base64(value: &str) -> bool {
         return false;
     }
     // The last data character's unused low bits must be zero (canonical encoding).
-    let v = ALPHA.iter().position(|&a| a == last).unwrap_or(0) as u8;
+    let v = if TABLE[last as usize] == 0xff {
+        0
+    } else {
+        TABLE[last as usize]
+    };
     match pad {
         1 => v & 0b11 == 0,
         2 => v & 0b1111 == 0,
