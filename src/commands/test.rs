@@ -104,6 +104,16 @@ pub fn run(args: &TestArgs, io: &mut Io) -> Outcome {
         }
     };
     let sim = Simulator::new(&built, catalogue, now);
+    if !sim.fatal.is_empty() {
+        for p in &sim.fatal {
+            let _ = writeln!(io.err, "error: {p}");
+        }
+        let _ = writeln!(
+            io.err,
+            "help: declare where each placeholder of the [dsm] templates is read from, in [dsm.fields] (docs/testing.md)"
+        );
+        return Outcome::Failure;
+    }
     if !io.quiet {
         for p in &sim.problems {
             let _ = writeln!(io.err, "warning: {p}");

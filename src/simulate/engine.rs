@@ -84,6 +84,7 @@ struct Property {
 pub struct Rule {
     pub name: String,
     pub building_block: bool,
+    pub enabled: bool,
     types: Option<Vec<i64>>,
     qids: Option<Vec<i64>>,
     filter: Option<Result<Expr, AqlError>>,
@@ -110,6 +111,9 @@ pub struct Simulator {
     searches: Vec<Search>,
     /// Problems that keep parts of the pack from being simulated.
     pub problems: Vec<String>,
+    /// Problems that keep the simulation from running at all (no device event could be
+    /// derived for any record).
+    pub fatal: Vec<String>,
     now: Option<i64>,
 }
 
@@ -139,6 +143,7 @@ pub struct Verdict {
 impl Simulator {
     pub fn new(built: &Built, catalogue: &Catalogue, now: Option<i64>) -> Simulator {
         let mut problems = Vec::new();
+        let mut fatal = Vec::new();
         let fields: BTreeMap<String, Vec<KeyPath>> = built
             .dsm
             .fields
@@ -159,7 +164,7 @@ impl Simulator {
             if let Part::Var(v) = p
                 && !fields.contains_key(v)
             {
-                problems.push(format!("[dsm.fields] has no key path for the placeholder `{v}`: device events cannot be derived"));
+                fatal.push(format!("[dsm.fields] has no key path for the placeholder `{v}`: no device event can be derived"));
             }
         }
         let ext = &built.extension;
@@ -215,6 +220,10 @@ impl Simulator {
                     },
                 },
             };
+            if !e.enabled {
+                // QRadar does not run a disabled expression.
+                continue;
+            }
             if matches!(extractor, Extractor::Unsupported) {
                 problems.push(format!("an expression of property \"{}\" is not simulated (a Java-only or invalid pattern)", ext.properties[pi].name));
             }
@@ -235,6 +244,7 @@ impl Simulator {
                 let mut rule = Rule {
                     name: r.name.clone(),
                     building_block: r.building_block,
+                    enabled: r.enabled,
                     types: None,
                     qids: None,
                     filter: None,
@@ -279,6 +289,7 @@ impl Simulator {
             rules,
             searches,
             problems,
+            fatal,
             now,
         }
     }
@@ -509,6 +520,9 @@ struct View<'a, 't> {
 
 impl View<'_, '_> {
     fn rule(&self, r: &Rule) -> (Option<bool>, Reason) {
+        if !r.enabled {
+            return (Some(false), Reason::Static("the rule is disabled"));
+        }
         if let Some(types) = &r.types
             && !types.contains(&self.sim.type_id)
         {

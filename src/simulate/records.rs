@@ -108,6 +108,24 @@ impl<R: BufRead> Splitter<R> {
         Ok(None)
     }
 
+    /// Like `skip_ws`, but keeps the whitespace in `out` (a record's text stays as sent).
+    fn keep_ws(&mut self, out: &mut Vec<u8>) -> Result<Option<u8>, SplitError> {
+        while self.fill()? {
+            let rest = &self.buf[self.pos..];
+            let n = rest
+                .iter()
+                .position(|c| !c.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            out.extend_from_slice(&rest[..n]);
+            self.line += rest[..n].iter().filter(|&&c| c == b'\n').count() as u64;
+            self.pos += n;
+            if self.pos < self.buf.len() {
+                return Ok(Some(self.buf[self.pos]));
+            }
+        }
+        Ok(None)
+    }
+
     fn err(&self, m: impl Into<String>) -> SplitError {
         SplitError {
             line: self.line,
@@ -260,7 +278,7 @@ impl<R: BufRead> Splitter<R> {
                     raw.push(b'{');
                     self.bump()?;
                     loop {
-                        let Some(c) = self.skip_ws()? else {
+                        let Some(c) = self.keep_ws(&mut raw)? else {
                             return Err(self.err("the file ends inside an object (truncated?)"));
                         };
                         match c {
@@ -276,11 +294,14 @@ impl<R: BufRead> Splitter<R> {
                             b'"' => {
                                 let mut key = Vec::new();
                                 self.take_value(&mut key)?;
-                                let Some(b':') = self.skip_ws()? else {
+                                // Whitespace around ':' is kept with the key.
+                                let mut between = Vec::new();
+                                let Some(b':') = self.keep_ws(&mut between)? else {
                                     return Err(self.err("expected ':' after a key"));
                                 };
                                 self.bump()?;
-                                let next = self.skip_ws()?;
+                                between.push(b':');
+                                let next = self.keep_ws(&mut between)?;
                                 if (key == b"\"records\"" || key == b"\"value\"")
                                     && next == Some(b'[')
                                     && raw.len() <= MAX_WRAPPER_PREFIX
@@ -292,7 +313,7 @@ impl<R: BufRead> Splitter<R> {
                                     break;
                                 }
                                 raw.extend_from_slice(&key);
-                                raw.push(b':');
+                                raw.extend_from_slice(&between);
                                 self.take_value(&mut raw)?;
                                 if raw.len() > MAX_RECORD {
                                     return Err(self.err(format!(
@@ -366,7 +387,7 @@ mod tests {
         );
         assert_eq!(
             split("{\"operationName\": \"x\", \"properties\": {\"value\": [1]}}"),
-            vec!["{\"operationName\":\"x\",\"properties\":{\"value\": [1]}}"]
+            vec!["{\"operationName\": \"x\", \"properties\": {\"value\": [1]}}"]
         );
     }
 
