@@ -523,6 +523,32 @@ fn dsm_info(pack: &PackFile) -> DsmInfo {
     }
 }
 
+/// Record `name` as declared at `span`; when it was declared before, report `code` with
+/// the first place, and return false.
+fn first_declaration(
+    cx: &mut Ctx,
+    names: &mut BTreeMap<String, Range<usize>>,
+    name: &str,
+    span: Range<usize>,
+    code: &'static str,
+    what: &str,
+    help: &str,
+) -> bool {
+    if let Some(first) = names.get(name) {
+        let first = cx.loc(first.clone());
+        cx.error(code, span, format!("{what} \"{name}\" is declared twice"))
+            .help(help)
+            .note(format!(
+                "first declared at {}:{}:{}",
+                first.file, first.line, first.column
+            ));
+        false
+    } else {
+        names.insert(name.to_string(), span);
+        true
+    }
+}
+
 /// Spellings that QRadar treats as different but people read as the same: dash kinds,
 /// case and spaces (anywhere: "X -success" and "X-success" read alike).
 pub fn normalize_spelling(s: &str) -> String {
@@ -862,21 +888,15 @@ fn resolve_events(
             )
             .help("shorten the name; put detail in `description`");
         }
-        if let Some(first) = names.get(&name) {
-            let first = cx.loc(first.clone());
-            cx.error(
-                "PK031",
-                e.name.span(),
-                format!("the event name \"{name}\" is used twice"),
-            )
-            .help("QRadar identifies a QID by its name: give each event its own")
-            .note(format!(
-                "first used at {}:{}:{}",
-                first.file, first.line, first.column
-            ));
-        } else {
-            names.insert(name.clone(), e.name.span());
-        }
+        first_declaration(
+            cx,
+            &mut names,
+            &name,
+            e.name.span(),
+            "PK031",
+            "the event name",
+            "QRadar identifies a QID by its name: give each event its own",
+        );
         let description = e
             .description
             .as_ref()
@@ -1259,21 +1279,15 @@ fn resolve_properties(
             cx.error("PK050", p.name.span(), "the property name is empty")
                 .help("name the property, e.g. \"TargetObjectName\"");
         }
-        if let Some(first) = names.get(&name) {
-            let first = cx.loc(first.clone());
-            cx.error(
-                "PK050",
-                p.name.span(),
-                format!("the property \"{name}\" is declared twice"),
-            )
-            .help("declare a property once and list several expressions under it")
-            .note(format!(
-                "first declared at {}:{}:{}",
-                first.file, first.line, first.column
-            ));
-        } else {
-            names.insert(name.clone(), p.name.span());
-        }
+        first_declaration(
+            cx,
+            &mut names,
+            &name,
+            p.name.span(),
+            "PK050",
+            "the property",
+            "declare a property once and list several expressions under it",
+        );
         let property_type = match p.kind {
             PropertyType::String => "string",
             PropertyType::Number => "numeric",
@@ -1644,21 +1658,15 @@ fn resolve_rules(
             cx.error("PK060", r.name.span(), "the rule name is empty")
                 .help("name the rule");
         }
-        if let Some(first) = names.get(&name) {
-            let first = cx.loc(first.clone());
-            cx.error(
-                "PK060",
-                r.name.span(),
-                format!("the rule \"{name}\" is declared twice"),
-            )
-            .help("rule names must be unique: QRadar shows rules by name")
-            .note(format!(
-                "first declared at {}:{}:{}",
-                first.file, first.line, first.column
-            ));
-        } else {
-            names.insert(name.clone(), r.name.span());
-        }
+        first_declaration(
+            cx,
+            &mut names,
+            &name,
+            r.name.span(),
+            "PK060",
+            "the rule",
+            "rule names must be unique: QRadar shows rules by name",
+        );
         let mut tests = Vec::new();
         if r.log_source_type {
             tests.push(RuleTest::LogSourceTypes(vec![(
@@ -1834,21 +1842,17 @@ fn resolve_searches(
         let sspan = s.span();
         let s = s.get_ref();
         let name = s.name.get_ref().clone();
-        if let Some(first) = names.get(&name) {
-            let first = cx.loc(first.clone());
-            cx.error(
-                "PK072",
-                s.name.span(),
-                format!("the search \"{name}\" is declared twice"),
-            )
-            .help("give each saved search its own name")
-            .note(format!(
-                "first declared at {}:{}:{}",
-                first.file, first.line, first.column
-            ));
+        if !first_declaration(
+            cx,
+            &mut names,
+            &name,
+            s.name.span(),
+            "PK072",
+            "the search",
+            "give each saved search its own name",
+        ) {
             continue;
         }
-        names.insert(name.clone(), s.name.span());
         let file = format!("searches/{}.aql", slug_file_name(&name));
         if !files.insert(file.clone()) {
             cx.error(

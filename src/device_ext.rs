@@ -164,16 +164,7 @@ pub fn parse(xml: &str) -> Result<DeviceExtension, String> {
             }
             Event::GeneralRef(g) => {
                 if let Some(p) = pattern.as_mut() {
-                    let name = g
-                        .xml_content(quick_xml::XmlVersion::Implicit1_0)
-                        .to_string();
-                    match g.resolve_char_ref() {
-                        Ok(Some(c)) => p.text.push(c),
-                        _ => match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(s) => p.text.push_str(s),
-                            None => return Err(format!("&{name}; is not a predefined entity")),
-                        },
-                    }
+                    p.text.push_str(&crate::xml::resolve_reference(&g)?);
                 }
             }
             Event::End(e) => {

@@ -572,18 +572,7 @@ pub fn parse_rule(xml: &str) -> Result<ParsedRule, String> {
             }
             Event::Text(t) => text.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0)),
             Event::CData(t) => text.push_str(&t.into_inner()),
-            Event::GeneralRef(g) => {
-                let name = g
-                    .xml_content(quick_xml::XmlVersion::Implicit1_0)
-                    .to_string();
-                match g.resolve_char_ref() {
-                    Ok(Some(c)) => text.push(c),
-                    _ => match quick_xml::escape::resolve_predefined_entity(&name) {
-                        Some(s) => text.push_str(s),
-                        None => return Err(format!("&{name}; is not a predefined entity")),
-                    },
-                }
-            }
+            Event::GeneralRef(g) => text.push_str(&crate::xml::resolve_reference(&g)?),
             Event::End(_) => {
                 let name = stack.pop().unwrap_or_default();
                 let t = std::mem::take(&mut text);

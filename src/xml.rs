@@ -91,124 +91,42 @@ pub struct ReadError {
     pub offset: u64,
 }
 
-/// Read a content XML into rows. Strict about what QRadar writes: a `<content>` root,
-/// flat rows of simple columns; DOCTYPE (and so any entity declaration) is refused, so no
-/// entity is ever expanded.
+/// Read a whole content XML held in memory into rows (see [`crate::read::rows`] for the
+/// streaming reader it uses, and what it refuses).
 pub fn read_content(bytes: &[u8]) -> Result<Content, ReadError> {
-    use quick_xml::Reader;
-    use quick_xml::events::Event as E;
-
-    let mut reader = Reader::from_reader(bytes);
-    let mut buf = Vec::new();
-    let err = |r: &Reader<&[u8]>, m: String| ReadError {
-        message: m,
-        offset: r.buffer_position(),
-    };
-    let mut depth = 0usize;
-    let mut version: Option<String> = None;
-    let mut rows: Vec<crate::content::Row> = Vec::new();
-    let mut current: Option<crate::content::Row> = None;
-    let mut column: Option<(String, String)> = None;
-    loop {
-        let ev = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| err(&reader, e.to_string()))?;
-        match ev {
-            E::Eof => break,
-            E::DocType(_) => {
-                return Err(err(
-                    &reader,
-                    "DOCTYPE is not allowed in a content XML".into(),
-                ));
-            }
-            E::Start(s) => {
-                let name = std::str::from_utf8(s.name().as_ref().as_bytes())
-                    .map_err(|e| err(&reader, e.to_string()))?
-                    .to_string();
-                depth += 1;
-                match depth {
-                    1 if name == "content" => {}
-                    1 => {
-                        return Err(err(
-                            &reader,
-                            format!("the root element is <{name}>, not <content>"),
-                        ));
-                    }
-                    2 if name == "qradarversion" => column = Some((name, String::new())),
-                    2 => current = Some(crate::content::Row::new(&name)),
-                    3 => column = Some((name, String::new())),
-                    _ => {
-                        return Err(err(
-                            &reader,
-                            format!("<{name}> is nested deeper than a row's column"),
-                        ));
-                    }
-                }
-            }
-            E::Empty(s) => {
-                let name = s.name().as_ref().to_string();
-                match (depth, current.as_mut()) {
-                    (2, Some(row)) => row.columns.push((name, String::new())),
-                    (1, _) => rows.push(crate::content::Row::new(&name)),
-                    _ => {}
-                }
-            }
-            E::Text(t) => {
-                if let Some((_, v)) = column.as_mut() {
-                    let s = t.xml_content(quick_xml::XmlVersion::Implicit1_0);
-                    v.push_str(&s);
-                }
-            }
-            E::GeneralRef(r) => {
-                if let Some((_, v)) = column.as_mut() {
-                    let name = r.xml_content(quick_xml::XmlVersion::Implicit1_0);
-                    let ch = match r
-                        .resolve_char_ref()
-                        .map_err(|e| err(&reader, e.to_string()))?
-                    {
-                        Some(c) => c,
-                        None => match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(s) => s.chars().next().unwrap_or('\u{fffd}'),
-                            None => return Err(err(&reader, format!("unknown entity &{name};"))),
-                        },
-                    };
-                    v.push(ch);
-                }
-            }
-            E::CData(t) => {
-                if let Some((_, v)) = column.as_mut() {
-                    v.push_str(&t.into_inner());
-                }
-            }
-            E::End(_) => {
-                match depth {
-                    2 => {
-                        if let Some((n, v)) = column.take()
-                            && n == "qradarversion"
-                        {
-                            version = Some(v);
-                        }
-                        if let Some(row) = current.take() {
-                            rows.push(row);
-                        }
-                    }
-                    3 => {
-                        if let (Some(col), Some(row)) = (column.take(), current.as_mut()) {
-                            row.columns.push(col);
-                        }
-                    }
-                    _ => {}
-                }
-                depth = depth.saturating_sub(1);
-            }
-            _ => {}
-        }
-        buf.clear();
-    }
+    use crate::read::rows::{Item, Limits, read_rows};
+    let mut version = None;
+    let mut rows = Vec::new();
+    read_rows(bytes, Limits::default(), |item| match item {
+        Item::Version(v, _) => version = Some(v),
+        Item::Row(r) => rows.push(r.to_row()),
+    })
+    .map_err(|stop| ReadError {
+        message: stop.message,
+        offset: stop.pos.offset,
+    })?;
     Ok(Content {
-        qradar_version: version.ok_or_else(|| err(&reader, "no <qradarversion>".into()))?,
+        qradar_version: version.ok_or_else(|| ReadError {
+            message: "no <qradarversion>".into(),
+            offset: 0,
+        })?,
         rows,
     })
+}
+
+/// The text an entity or character reference stands for: `&#x2013;`, `&amp;` and the
+/// other predefined entities. Any other entity is refused: nothing declares entities.
+pub fn resolve_reference(r: &quick_xml::events::BytesRef) -> Result<String, String> {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c.to_string()),
+        Ok(None) => {
+            let name = r.xml_content(quick_xml::XmlVersion::Implicit1_0);
+            quick_xml::escape::resolve_predefined_entity(&name)
+                .map(str::to_string)
+                .ok_or_else(|| format!("&{name}; is not a predefined entity"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

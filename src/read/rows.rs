@@ -279,23 +279,8 @@ pub fn read_rows<R: BufRead>(
                 push_text(&mut col, &mut version, in_version, &s);
             }
             Event::GeneralRef(r) => {
-                let name = r
-                    .xml_content(quick_xml::XmlVersion::Implicit1_0)
-                    .to_string();
-                let resolved: String = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => match quick_xml::escape::resolve_predefined_entity(&name) {
-                        Some(s) => s.to_string(),
-                        None => {
-                            return Err(stop(
-                                StopKind::Syntax,
-                                format!("&{name}; is not a predefined entity"),
-                                at,
-                            ));
-                        }
-                    },
-                    Err(e) => return Err(stop(StopKind::Syntax, e.to_string(), at)),
-                };
+                let resolved =
+                    crate::xml::resolve_reference(&r).map_err(|m| stop(StopKind::Syntax, m, at))?;
                 push_text(&mut col, &mut version, in_version, &resolved);
             }
             Event::End(_) => {
