@@ -783,3 +783,48 @@ fn unreadable_pack_is_exit_code_2() {
         "missing argument is a usage error"
     );
 }
+
+/// The validator's findings on what `build` writes point at the written XML's own lines.
+#[test]
+fn self_check_findings_point_at_the_written_xml() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let mut pack = std::fs::read_to_string(&pack_path).expect("pack");
+    pack.push_str("\n[[event]]\nname = \"Low QID\"\nseverity = 3\ncategory = 19012\nqid = 1999999\nmatch = { operation = [\"Low QID op\"] }\n");
+    std::fs::write(&pack_path, pack).expect("write");
+    let out = qrpack(d.path(), &["build", PACK, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let w = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .find(|w| w["code"] == "QR058")
+        .cloned()
+        .expect("QR058 for a QID below 2000000");
+    let zip = read_zip(&d.path().join("dist").join(ARCHIVE));
+    let (name, xml) = zip.iter().find(|(n, _)| n.ends_with(".xml")).expect("xml");
+    let xml = String::from_utf8(xml.clone()).expect("utf-8");
+    // The warning points at the <qidmap> row holding QID 1999999.
+    let qid_line = xml
+        .lines()
+        .position(|l| l.contains("<qid>1999999</qid>"))
+        .expect("row")
+        + 1;
+    let row_line = xml
+        .lines()
+        .take(qid_line)
+        .collect::<Vec<_>>()
+        .iter()
+        .rposition(|l| l.trim() == "<qidmap>")
+        .expect("start")
+        + 1;
+    assert_eq!(w["line"].as_u64(), Some(row_line as u64), "{w}");
+    assert_eq!(w["column"].as_u64(), Some(2));
+    assert!(
+        w["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with(&format!("!{name}"))),
+        "{w}"
+    );
+}
