@@ -116,7 +116,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 pub fn write_zip(entries: &[(String, Vec<u8>)], stamp: Stamp) -> Result<Vec<u8>, ArchiveError> {
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(6))
+        // Level 1: a third of level 6's time on large packs for ~25% more bytes; QRadar
+        // reads any DEFLATE level.
+        .compression_level(Some(1))
         .system(System::Dos)
         // No Unix mode bits and no DOS attributes, as QRadar's own exports.
         .external_attributes(0)
