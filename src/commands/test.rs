@@ -271,21 +271,18 @@ fn outcome_lines(o: &Sim) -> String {
         ));
     }
     for v in o.rules.iter().chain(o.searches.iter()) {
-        let verdict = match v.matched {
-            Some(true) => "matches",
-            Some(false) => "no",
-            None => "not simulated",
+        let what = if o.rules.contains(v) {
+            "rule    "
+        } else {
+            "search  "
         };
-        s.push_str(&format!(
-            "\n      {}  {:?}: {verdict} ({})",
-            if o.rules.contains(v) {
-                "rule    "
-            } else {
-                "search  "
-            },
-            v.name,
-            v.reason
-        ));
+        // Without a verdict, the reason says why ("not simulated: …").
+        let verdict = match v.matched {
+            Some(true) => format!("matches ({})", v.reason),
+            Some(false) => format!("no ({})", v.reason),
+            None => v.reason.clone(),
+        };
+        s.push_str(&format!("\n      {what}  {:?}: {verdict}", v.name));
     }
     s
 }
@@ -402,7 +399,13 @@ fn junit(pack: &Path, runs: &[CaseRun]) -> Vec<u8> {
         let mut tc = BytesStart::new("testcase");
         tc.push_attribute(("name", r.name.as_str()));
         tc.push_attribute(("classname", name.as_str()));
-        tc.push_attribute(("file", r.declared_at.as_str()));
+        // `path:line:col` → the path.
+        let file = r
+            .declared_at
+            .rsplitn(3, ':')
+            .last()
+            .unwrap_or(&r.declared_at);
+        tc.push_attribute(("file", file));
         if r.passed() {
             let _ = w.write_event(Event::Empty(tc));
             continue;

@@ -406,7 +406,13 @@ impl Simulator {
                 Ok(None) => (Some(true), Reason::Static("no WHERE clause")),
                 Ok(Some(w)) => match aql::eval_condition(w, &view) {
                     Ok(Some(true)) => (Some(true), Reason::Static("its WHERE clause is true")),
-                    Ok(_) => (Some(false), Reason::Static("its WHERE clause is false")),
+                    Ok(Some(false)) => (Some(false), Reason::Static("its WHERE clause is false")),
+                    Ok(None) => (
+                        Some(false),
+                        Reason::Static(
+                            "its WHERE clause is NULL (unknown), so the event is not listed",
+                        ),
+                    ),
                     Err(e) => (None, Reason::Owned(format!("not simulated: {}", e.message))),
                 },
             })
@@ -566,7 +572,11 @@ impl View<'_, '_> {
                     Some(true),
                     Reason::Static("log source type, QID and AQL filter match"),
                 ),
-                Ok(_) => (Some(false), Reason::Static("its AQL filter is false")),
+                Ok(Some(false)) => (Some(false), Reason::Static("its AQL filter is false")),
+                Ok(None) => (
+                    Some(false),
+                    Reason::Static("its AQL filter is NULL (unknown), which does not match"),
+                ),
                 Err(e) => (None, Reason::Owned(format!("not simulated: {}", e.message))),
             },
         }
@@ -665,8 +675,9 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
         ms = padded[..3].parse().ok()?;
     }
     let offset_min = match b.get(i) {
-        None | Some(b'Z') | Some(b'z') => 0,
-        Some(sign @ (b'+' | b'-')) => {
+        None => 0,
+        Some(b'Z') | Some(b'z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() => {
             let hh: i64 = t.get(i + 1..i + 3)?.parse().ok()?;
             let mm: i64 = t.get(i + 4..i + 6)?.parse().ok()?;
             let m = hh * 60 + mm;
@@ -698,5 +709,7 @@ mod tests {
             Some(1_567_540_913_761)
         );
         assert_eq!(parse_time_ms("not a time"), None);
+        assert_eq!(parse_time_ms("2026-01-14T23:00:00Zjunk"), None);
+        assert_eq!(parse_time_ms("2026-01-14T23:00:00+01:00x"), None);
     }
 }

@@ -64,8 +64,12 @@ pub fn lint(text: &str, full: bool, properties: &[String], event_names: &[String
     }
     if let Ok(toks) = aql::tokenize(text) {
         let mut seen = std::collections::BTreeSet::new();
-        for (t, _) in &toks {
+        for (i, (t, _)) in toks.iter().enumerate() {
+            // `AS "Column alias"` names an output column, not a property.
+            let alias =
+                i > 0 && matches!(&toks[i - 1].0, Tok::Ident(w) if w.eq_ignore_ascii_case("AS"));
             if let Tok::Quoted(name) = t
+                && !alias
                 && !properties.iter().any(|p| p == name)
                 && !KNOWN_FIELDS.contains(&name.to_ascii_lowercase().as_str())
                 && seen.insert(name.clone())
@@ -159,6 +163,21 @@ mod tests {
             .iter()
             .map(|l| l.code)
             .collect()
+    }
+
+    #[test]
+    fn column_aliases_are_not_properties() {
+        assert!(
+            codes(
+                "SELECT qid AS \"Event Time\" FROM events WHERE qid = 1",
+                true
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            codes("SELECT \"Nope\" AS \"Event Time\" FROM events", true),
+            vec!["PK081"]
+        );
     }
 
     #[test]
