@@ -268,7 +268,8 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-/// "ServicePrincipal" → "Service Principal"; "IPAddress" stays one word per capital run.
+/// Split a `CamelCase` name into words: `ServicePrincipal` → "Service Principal",
+/// `IPAddress` → "IP Address".
 fn words(camel: &str) -> String {
     let mut out = String::new();
     let chars: Vec<char> = camel.chars().collect();

@@ -31,6 +31,10 @@ die() {
     exit 1
 }
 
+# The revision being measured: taken before the build, from the tree cargo compiles.
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then REV="$REV (with uncommitted changes)"; fi
+
 echo "bench-build: building qrpack and the pack generator (release)..." >&2
 cargo build --release --quiet --bin qrpack --example gen_pack
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qrpack-bench.XXXXXX")
@@ -180,9 +184,6 @@ fi
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
 MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || echo unknown)
-REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then REV="$REV (with uncommitted changes)"; fi
-
 cat <<EOF
 
 ### qrpack build benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ)
