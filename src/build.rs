@@ -106,16 +106,20 @@ impl Ctx<'_> {
     fn loc(&self, span: Range<usize>) -> Location {
         Location::in_text(&self.file, self.text, span)
     }
+    /// Record a finding at `span` and hand it back for `.help()`/`.note()`.
+    fn push(&mut self, d: Diagnostic, span: Range<usize>) -> &mut Diagnostic {
+        let d = d.at(self.loc(span));
+        self.diags.push(d);
+        let n = self.diags.len() - 1;
+        &mut self.diags[n]
+    }
     fn error(
         &mut self,
         code: &'static str,
         span: Range<usize>,
         msg: impl Into<String>,
     ) -> &mut Diagnostic {
-        let d = Diagnostic::error(code, msg).at(self.loc(span));
-        self.diags.push(d);
-        let n = self.diags.len() - 1;
-        &mut self.diags[n]
+        self.push(Diagnostic::error(code, msg), span)
     }
     fn warn(
         &mut self,
@@ -123,10 +127,7 @@ impl Ctx<'_> {
         span: Range<usize>,
         msg: impl Into<String>,
     ) -> &mut Diagnostic {
-        let d = Diagnostic::warning(code, msg).at(self.loc(span));
-        self.diags.push(d);
-        let n = self.diags.len() - 1;
-        &mut self.diags[n]
+        self.push(Diagnostic::warning(code, msg), span)
     }
 }
 

@@ -83,17 +83,11 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
         Ok(l) => l,
         Err(m) => return fail(io, m),
     };
-    let owned_catalogue;
-    let catalogue = match &args.categories {
-        None => Catalogue::builtin(),
-        Some(p) => match load_categories(p) {
-            Ok(c) => {
-                owned_catalogue = c;
-                &owned_catalogue
-            }
-            Err(m) => return fail(io, m),
-        },
+    let catalogue = match super::catalogue(args.categories.as_deref()) {
+        Ok(c) => c,
+        Err(m) => return fail(io, m),
     };
+    let catalogue: &Catalogue = &catalogue;
     let skeletons = match &args.rule_tests {
         None => Skeletons::builtin(),
         Some(dir) => match load_skeletons(dir) {

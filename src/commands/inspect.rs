@@ -8,20 +8,14 @@ use crate::inspect::{inspect, render};
 use crate::validate::{ArchiveLimits, Options, validate_path};
 
 pub fn run(args: &InspectArgs, io: &mut Io) -> Outcome {
-    let owned;
-    let catalogue = match &args.categories {
-        None => Catalogue::builtin(),
-        Some(p) => match super::build::load_categories(p) {
-            Ok(c) => {
-                owned = c;
-                &owned
-            }
-            Err(m) => {
-                let _ = writeln!(io.err, "error: {m}");
-                return Outcome::Failure;
-            }
-        },
+    let catalogue = match super::catalogue(args.categories.as_deref()) {
+        Ok(c) => c,
+        Err(m) => {
+            let _ = writeln!(io.err, "error: {m}");
+            return Outcome::Failure;
+        }
     };
+    let catalogue: &Catalogue = &catalogue;
     let opts = Options {
         catalogue,
         // Inspect reports what is there; the catalogue only names categories.

@@ -36,3 +36,15 @@ pub struct Io<'a> {
     pub color: bool,
     pub quiet: bool,
 }
+
+/// The catalogue a command uses: the embedded one, or the user's own (`--categories`).
+pub(crate) fn catalogue(
+    path: Option<&std::path::Path>,
+) -> Result<std::borrow::Cow<'static, crate::catalogue::Catalogue>, String> {
+    match path {
+        None => Ok(std::borrow::Cow::Borrowed(
+            crate::catalogue::Catalogue::builtin(),
+        )),
+        Some(p) => build::load_categories(p).map(std::borrow::Cow::Owned),
+    }
+}

@@ -54,17 +54,11 @@ pub fn run(args: &TestArgs, io: &mut Io) -> Outcome {
         Ok(l) => l,
         Err(m) => return fail(io, m),
     };
-    let owned;
-    let catalogue = match &args.categories {
-        None => Catalogue::builtin(),
-        Some(p) => match super::build::load_categories(p) {
-            Ok(c) => {
-                owned = c;
-                &owned
-            }
-            Err(m) => return fail(io, m),
-        },
+    let catalogue = match super::catalogue(args.categories.as_deref()) {
+        Ok(c) => c,
+        Err(m) => return fail(io, m),
     };
+    let catalogue: &Catalogue = &catalogue;
     let now = match &args.now {
         None => None,
         Some(t) => match parse_time_ms(t) {

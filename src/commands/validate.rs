@@ -40,20 +40,15 @@ pub(crate) fn open(p: &Path) -> Result<Opened, String> {
 }
 
 pub fn run(args: &ValidateArgs, io: &mut Io) -> Outcome {
-    let owned;
-    let (catalogue, authoritative) = match &args.categories {
-        None => (Catalogue::builtin(), false),
-        Some(p) => match super::build::load_categories(p) {
-            Ok(c) => {
-                owned = c;
-                (&owned, true)
-            }
-            Err(m) => {
-                let _ = writeln!(io.err, "error: {m}");
-                return Outcome::Failure;
-            }
-        },
+    let authoritative = args.categories.is_some();
+    let catalogue = match super::catalogue(args.categories.as_deref()) {
+        Ok(c) => c,
+        Err(m) => {
+            let _ = writeln!(io.err, "error: {m}");
+            return Outcome::Failure;
+        }
     };
+    let catalogue: &Catalogue = &catalogue;
     let opts = Options {
         catalogue,
         catalogue_is_authoritative: authoritative,

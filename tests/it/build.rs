@@ -828,3 +828,27 @@ fn self_check_findings_point_at_the_written_xml() {
         "{w}"
     );
 }
+
+/// `--categories` replaces the embedded catalogue with the user's own QRadar's.
+#[test]
+fn own_categories_replace_the_catalogue() {
+    let d = pack_dir();
+    std::fs::write(
+        d.path().join("cats.json"),
+        r#"[{"id": 3032, "name": "User Account Changed", "high_level_category_id": 3000, "description": "x"}]"#,
+    )
+    .expect("write");
+    let out = qrpack(d.path(), &["build", PACK, "--categories", "cats.json"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error[PK034]: no low-level category is named \"Identity Granted\""),
+        "{err}"
+    );
+    assert!(
+        !err.contains("\"User Account Changed\""),
+        "a category the dump has resolves: {err}"
+    );
+    let out = qrpack(d.path(), &["build", PACK, "--categories", "missing.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
