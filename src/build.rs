@@ -406,45 +406,57 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         &meta.min_qradar_version,
     );
     let content = ext.to_content();
-    let content_xml = crate::xml::write_content(&content);
     let content_name = format!(
         "{}-{}.xml",
         safe_file_name(x.name.get_ref()),
         meta.stamp.compact()
     );
     let archive_name = format!("{}-{}.zip", slug_file_name(&hub_id), x.version.get_ref());
-    let archive = write_zip(
-        &[
-            (content_name.clone(), content_xml.clone()),
-            ("manifest.txt".to_string(), manifest.to_json()),
-        ],
-        meta.stamp,
-    )
-    .map_err(|e| Failed {
+    // Check what is about to be written with the validator's checks: an archive qrpack
+    // builds must validate with no finding at warning level or above. The rows are
+    // checked as they are written, at the lines they stand on in the content XML (the
+    // XML writer itself is tested to read back unchanged), on the second core while the
+    // first writes the XML and the zip.
+    let manifest_json = manifest.to_json();
+    let catalogue = input.catalogue;
+    let (checked, written) = std::thread::scope(|scope| {
+        let checks = scope.spawn(|| {
+            let mut report = crate::validate::Report::default();
+            crate::validate::manifest::check(
+                &format!("{archive_name}!manifest.txt"),
+                &manifest_json,
+                &mut report.findings,
+            );
+            let mut checker = crate::validate::content::Checker::new(
+                &format!("{archive_name}!{content_name}"),
+                catalogue,
+                false,
+            );
+            check_written_rows(&content, &mut checker);
+            checker.finish();
+            report.findings.append(&mut checker.findings);
+            report
+        });
+        let content_xml = crate::xml::write_content(&content);
+        let archive = write_zip(
+            &[
+                (content_name.clone(), content_xml.clone()),
+                ("manifest.txt".to_string(), manifest_json.clone()),
+            ],
+            meta.stamp,
+        );
+        let checked: Result<crate::validate::Report, String> = checks
+            .join()
+            .map_err(|_| "the self-check stopped unexpectedly".to_string());
+        (checked, archive.map(|a| (content_xml, a)))
+    });
+    let (content_xml, archive) = written.map_err(|e| Failed {
         diagnostics: vec![
             Diagnostic::error("PK090", e.to_string())
                 .at(cx.loc(x.timestamp.as_ref().map(|t| t.span()).unwrap_or(0..0))),
         ],
         extra_sources: Vec::new(),
     })?;
-    // Check what is about to be written with the validator's checks: an archive qrpack
-    // builds must validate with no finding at warning level or above. The rows are
-    // checked as they are written, at the lines they stand on in the content XML (the
-    // XML writer itself is tested to read back unchanged).
-    let checked: Result<crate::validate::Report, String> = {
-        let label = format!("{archive_name}!{content_name}");
-        let mut report = crate::validate::Report::default();
-        crate::validate::manifest::check(
-            &format!("{archive_name}!manifest.txt"),
-            &manifest.to_json(),
-            &mut report.findings,
-        );
-        let mut checker = crate::validate::content::Checker::new(&label, input.catalogue, false);
-        check_written_rows(&content, &mut checker);
-        checker.finish();
-        report.findings.append(&mut checker.findings);
-        Ok(report)
-    };
     match checked {
         Ok(report) => {
             // Errors: qrpack wrote something QRadar would refuse: never hand it out.
@@ -592,6 +604,16 @@ fn first_declaration(
 /// Spellings that QRadar treats as different but people read as the same: dash kinds,
 /// case and spaces (anywhere: "X -success" and "X-success" read alike).
 pub fn normalize_spelling(s: &str) -> String {
+    if s.is_ascii() {
+        // The common case, without per-character Unicode case mapping.
+        let mut out = String::with_capacity(s.len());
+        out.extend(
+            s.bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(|b| b.to_ascii_lowercase() as char),
+        );
+        return out;
+    }
     let mapped: String = s
         .chars()
         .map(|c| match c {
