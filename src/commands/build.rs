@@ -70,21 +70,13 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
         let _ = writeln!(io.err, "error: {msg}");
         Outcome::Failure
     };
-    let pack_text = match std::fs::read_to_string(&args.pack) {
-        Ok(t) => t,
-        Err(e) => {
-            return fail(
-                io,
-                format!("cannot read the pack {}: {e}", args.pack.display()),
-            );
-        }
-    };
-    let (lock_path, lock_text) = match read_lock(&args.pack) {
-        Ok(l) => l,
-        Err(m) => return fail(io, m),
-    };
-    let catalogue = match super::catalogue(args.categories.as_deref()) {
-        Ok(c) => c,
+    let PackFiles {
+        pack_text,
+        lock_path,
+        lock_text,
+        catalogue,
+    } = match PackFiles::read(&args.pack, args.categories.as_deref()) {
+        Ok(f) => f,
         Err(m) => return fail(io, m),
     };
     let catalogue: &Catalogue = &catalogue;
@@ -254,6 +246,29 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
         }
     }
     Outcome::Success
+}
+
+/// What a command that builds a pack reads first: the pack, its lock, the catalogue.
+pub(crate) struct PackFiles {
+    pub pack_text: String,
+    pub lock_path: PathBuf,
+    pub lock_text: Option<String>,
+    pub catalogue: std::borrow::Cow<'static, Catalogue>,
+}
+
+impl PackFiles {
+    pub(crate) fn read(pack: &Path, categories: Option<&Path>) -> Result<PackFiles, String> {
+        let pack_text = std::fs::read_to_string(pack)
+            .map_err(|e| format!("cannot read the pack {}: {e}", pack.display()))?;
+        let (lock_path, lock_text) = read_lock(pack)?;
+        let catalogue = super::catalogue(categories)?;
+        Ok(PackFiles {
+            pack_text,
+            lock_path,
+            lock_text,
+            catalogue,
+        })
+    }
 }
 
 /// The lock beside a pack: its path, and its text when it exists.

@@ -41,21 +41,13 @@ pub fn run(args: &TestArgs, io: &mut Io) -> Outcome {
         let _ = writeln!(io.err, "error: {m}");
         Outcome::Failure
     };
-    let pack_text = match std::fs::read_to_string(&args.pack) {
-        Ok(t) => t,
-        Err(e) => {
-            return fail(
-                io,
-                format!("cannot read the pack {}: {e}", args.pack.display()),
-            );
-        }
-    };
-    let (lock_path, lock_text) = match super::build::read_lock(&args.pack) {
-        Ok(l) => l,
-        Err(m) => return fail(io, m),
-    };
-    let catalogue = match super::catalogue(args.categories.as_deref()) {
-        Ok(c) => c,
+    let super::build::PackFiles {
+        pack_text,
+        lock_path,
+        lock_text,
+        catalogue,
+    } = match super::build::PackFiles::read(&args.pack, args.categories.as_deref()) {
+        Ok(f) => f,
         Err(m) => return fail(io, m),
     };
     let catalogue: &Catalogue = &catalogue;
