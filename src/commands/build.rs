@@ -162,11 +162,11 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
 
     // Write: searches, then the archive, then the sums over both, then the lock.
     let out = &args.out_dir;
-    let mut written: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut written: Vec<(String, &[u8])> = Vec::new();
     for s in &built.searches {
-        written.push((s.file.clone(), s.aql.clone().into_bytes()));
+        written.push((s.file.clone(), s.aql.as_bytes()));
     }
-    written.push((built.archive_name.clone(), built.archive.clone()));
+    written.push((built.archive_name.clone(), built.archive.as_slice()));
     for (rel, bytes) in &written {
         if let Err(e) = write_atomic(&out.join(rel), bytes) {
             return fail(io, e.to_string());
@@ -175,7 +175,7 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
     let sums = sha256sums(
         &written
             .iter()
-            .map(|(n, b)| (n.clone(), b.as_slice()))
+            .map(|(n, b)| (n.clone(), *b))
             .collect::<Vec<_>>(),
     );
     if let Err(e) = write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()) {
@@ -245,6 +245,8 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
             }
         }
     }
+    // The model of a large pack is a million small allocations: free them off the exit path.
+    crate::build::drop_in_background(built);
     Outcome::Success
 }
 
