@@ -829,6 +829,38 @@ fn self_check_findings_point_at_the_written_xml() {
     );
 }
 
+/// A rule filter qrpack cannot parse is a warning, said once: PK080 at the pack's line,
+/// not again as the self-check's QR095 on the archive.
+#[test]
+fn an_unparsable_rule_filter_is_reported_once() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let pack = std::fs::read_to_string(&pack_path).expect("pack");
+    let needle = "aql = \"\"\"";
+    let start = pack.find(needle).expect("a rule with an AQL filter");
+    let at = start + needle.len();
+    let pack = format!("{}\"Result\" = = 'x' AND {}", &pack[..at], &pack[at..]);
+    std::fs::write(&pack_path, &pack).expect("write");
+    let out = qrpack(d.path(), &["build", PACK, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let codes: Vec<&str> = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["PK080"], "{report:#}");
+    // At the filter's opening quotes in the pack.
+    let (l, c) = qrpack::diag::line_col(&pack, start + "aql = ".len());
+    let w = &report["warnings"][0];
+    assert_eq!(
+        (w["line"].as_u64(), w["column"].as_u64()),
+        (Some(l as u64), Some(c as u64)),
+        "{w}"
+    );
+}
+
 /// `--categories` replaces the embedded catalogue with the user's own QRadar's.
 #[test]
 fn own_categories_replace_the_catalogue() {
