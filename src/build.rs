@@ -77,6 +77,8 @@ pub struct Built {
     /// The DSM assumptions (for the simulator).
     pub dsm: DsmInfo,
     pub log_source_type: (i64, String),
+    /// The custom DSM the pack defines (`custom = true`), for the simulator.
+    pub custom_dsm: Option<crate::custom_dsm::CustomDsm>,
 }
 
 /// How the pack says the DSM derives the device event id and category.
@@ -259,6 +261,16 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         qradar_version: meta.qradar_version.clone(),
         ..Extension::default()
     };
+    // A custom log source type: its rows and parsing (nothing for a built-in type).
+    let custom_dsm = crate::custom_dsm::resolve(
+        &file,
+        input.pack_text,
+        &pack,
+        input.catalogue,
+        &ns,
+        &mut ext,
+        &mut cx.diags,
+    );
 
     // QID map entries and device events.
     let mut qidmap_id_of: BTreeMap<String, i64> = BTreeMap::new();
@@ -525,6 +537,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             type_id,
             pack.log_source_type.get_ref().name.get_ref().clone(),
         ),
+        custom_dsm,
     };
     // The structures that borrow `events` go first, then what is left is freed on another
     // thread: about a million small allocations on a large pack (5-9 % of a build).
@@ -560,6 +573,11 @@ fn dsm_info(pack: &PackFile) -> DsmInfo {
                     .collect(),
             }
         }
+        None if crate::custom_dsm::is_custom(pack) => DsmInfo {
+            event_id: crate::custom_dsm::DEFAULT_EVENT_ID_TEMPLATE.into(),
+            event_category: crate::custom_dsm::DEFAULT_EVENT_CATEGORY_TEMPLATE.into(),
+            fields: BTreeMap::new(),
+        },
         None => DsmInfo {
             event_id: "{event_id}".into(),
             event_category: "{event_category}".into(),
@@ -820,6 +838,10 @@ fn datetime_to_unix(dt: &toml::value::Datetime) -> Option<i64> {
 fn check_log_source_type(cx: &mut Ctx, pack: &PackFile, cat: &Catalogue) -> i64 {
     let t = pack.log_source_type.get_ref();
     let id = *t.id.get_ref();
+    if crate::custom_dsm::is_custom(pack) {
+        // Checked with the rest of the custom type (crate::custom_dsm).
+        return id;
+    }
     if id <= 0 || id > u32::MAX as i64 {
         cx.error(
             "PK020",
@@ -831,7 +853,7 @@ fn check_log_source_type(cx: &mut Ctx, pack: &PackFile, cat: &Catalogue) -> i64 
     }
     if id >= 4000 {
         cx.error("PK020", t.id.span(), format!("log source type {id} is a custom type id (4000 and above)"))
-            .help("this version of qrpack extends built-in types only; custom log source types are not supported yet");
+            .help("to define a custom log source type (a custom DSM), add `custom = true` and its [parsing] (docs/pack-format.md); to extend a built-in type, use its id (below 4000)");
         return id;
     }
     match cat.log_source_type(id as u32) {
@@ -920,6 +942,11 @@ fn resolve_events(
                     )
                 })
                 .collect::<BTreeMap<_, _>>(),
+        ),
+        None if crate::custom_dsm::is_custom(pack) => (
+            crate::custom_dsm::DEFAULT_EVENT_ID_TEMPLATE.to_string(),
+            crate::custom_dsm::DEFAULT_EVENT_CATEGORY_TEMPLATE.to_string(),
+            BTreeMap::new(),
         ),
         None => (
             "{event_id}".to_string(),
@@ -1414,6 +1441,8 @@ fn resolve_properties(
             property_type,
             description: p.description.clone().unwrap_or_default(),
             date_pattern: p.date_pattern.as_ref().map(|d| d.get_ref().clone()),
+            language_tag: p.date_locale.as_ref().map(|d| d.get_ref().clone()),
+            force_parse: p.force_parse,
             sequence_id: ext.properties.len() as i64 + 1,
             username: owner.to_string(),
             date_ms,

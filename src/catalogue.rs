@@ -323,6 +323,63 @@ impl Catalogue {
         self.fixed.device_categories.get(&id)
     }
 
+    /// The built-in protocol whose name (`UniversalCloudRESTAPI`) or description
+    /// (`Universal Cloud REST API`) is exactly `name`; the name is tried first.
+    pub fn protocol_by_name_or_description(&self, name: &str) -> Option<&Protocol> {
+        self.protocol_by_name(name).or_else(|| {
+            self.fixed
+                .protocols
+                .values()
+                .find(|p| !p.description.is_empty() && p.description == name)
+        })
+    }
+
+    /// All built-in protocols, sorted by id.
+    pub fn protocols(&self) -> impl Iterator<Item = &Protocol> {
+        self.fixed.protocols.values()
+    }
+
+    /// Up to `n` protocols whose name or description is within a few edits of `name`
+    /// (case and spaces ignored), closest first, for "did you mean" help.
+    pub fn suggest_protocols(&self, name: &str, n: usize) -> Vec<&Protocol> {
+        let squash = |s: &str| -> Vec<char> {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let query = squash(name);
+        if query.is_empty() {
+            return Vec::new();
+        }
+        let limit = (query.len() / 3).max(2);
+        let mut scored: Vec<(usize, u32, &Protocol)> = self
+            .fixed
+            .protocols
+            .values()
+            .filter_map(|p| {
+                let d = edit_distance(&query, &squash(&p.name))
+                    .min(edit_distance(&query, &squash(&p.description)));
+                (d <= limit).then_some((d, p.id, p))
+            })
+            .collect();
+        scored.sort_by_key(|(d, id, _)| (*d, *id));
+        scored.into_iter().take(n).map(|(_, _, p)| p).collect()
+    }
+
+    /// The built-in device category with exactly this name (`SW/Integration`).
+    pub fn device_category_by_name(&self, name: &str) -> Option<&DeviceCategory> {
+        self.fixed
+            .device_categories
+            .values()
+            .find(|c| c.name == name)
+    }
+
+    /// All built-in device categories, sorted by id.
+    pub fn device_categories(&self) -> impl Iterator<Item = &DeviceCategory> {
+        self.fixed.device_categories.values()
+    }
+
     /// The high-level name for `id`, or "" when unknown. Never calls `builtin()`, so it is
     /// safe while the builtin catalogue is being built.
     fn high_level_name_of(&self, id: u32) -> &str {

@@ -151,6 +151,49 @@ pub const PACK: &[Code] = &[
         "a LIKE pattern on QIDNAME matches none of the pack's events",
     ),
     c("PK090", E, "the archive cannot be written"),
+    c(
+        "PK100",
+        E,
+        "custom log source type keys without `custom = true`",
+    ),
+    c(
+        "PK101",
+        E,
+        "a custom log source type id is outside the custom range",
+    ),
+    c(
+        "PK102",
+        W,
+        "a custom log source type id or internal name is a catalogue type's",
+    ),
+    c(
+        "PK103",
+        E,
+        "a custom log source type name or internal name is malformed",
+    ),
+    c("PK104", E, "a device category is not in the catalogue"),
+    c(
+        "PK105",
+        E,
+        "a protocol is unknown, listed twice, or none is listed",
+    ),
+    c(
+        "PK107",
+        E,
+        "a [parsing] key is not a field a custom DSM fills",
+    ),
+    c(
+        "PK108",
+        E,
+        "a parsing extraction is not exactly one of json or regex, or has misplaced keys",
+    ),
+    c("PK109", E, "a custom DSM has no parsing, or no event_name"),
+    c("PK110", W, "a device_time extraction has no date_format"),
+    c(
+        "PK111",
+        E,
+        "a custom DSM's [dsm] uses a field [parsing] does not fill",
+    ),
 ];
 
 /// Extension codes (`QRnnn`), reported by `validate` (and by `build` on its own output).
@@ -353,6 +396,7 @@ mod tests {
         // reverse) fails here.
         let sources = [
             include_str!("build.rs"),
+            include_str!("custom_dsm.rs"),
             include_str!("spec.rs"),
             include_str!("lock.rs"),
             include_str!("validate/archive.rs"),

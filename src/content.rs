@@ -115,6 +115,10 @@ pub struct CustomProperty {
     pub property_type: &'static str,
     pub description: String,
     pub date_pattern: Option<String>,
+    /// `languagetag`: the locale of a time property's dates.
+    pub language_tag: Option<String>,
+    /// `forceparse`: parse as events arrive (rules and search indexing).
+    pub force_parse: bool,
     pub sequence_id: i64,
     pub username: String,
     pub date_ms: i64,
@@ -127,10 +131,13 @@ impl CustomProperty {
             .col("propertyname", &self.name)
             .col("propertytype", self.property_type)
             .col("database", "events")
-            .col("forceparse", false)
+            .col("forceparse", self.force_parse)
             .col("autodiscovered", false);
         if let Some(p) = &self.date_pattern {
             r = r.col("datepattern", p);
+        }
+        if let Some(l) = &self.language_tag {
+            r = r.col("languagetag", l);
         }
         r.col("description", &self.description)
             .col("sequenceid", self.sequence_id)
@@ -306,10 +313,114 @@ impl SavedSearch {
     }
 }
 
+/// `sensordevicecategory`: a log source type's device category (5 `SW/Integration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCategory {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+impl DeviceCategory {
+    pub fn to_row(&self) -> Row {
+        Row::new("sensordevicecategory")
+            .col("id", self.id)
+            .col("categoryname", &self.name)
+            .col("categorydescription", &self.description)
+    }
+}
+
+/// The log source type every custom type is based on (`devicetypeoverride` of the DSM
+/// Editor's types **[real]**; 4000 is `IBMCustomDSM` in the catalogue).
+pub const CUSTOM_DSM_BASE: i64 = 4000;
+
+/// `sensordevicetype`: a custom log source type, with the columns the DSM Editor's export
+/// has **[real]** (`custom-json-dsm-teleport.zip`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceType {
+    pub id: i64,
+    /// `devicetypename`, the internal name (`CUSTOMTeleportBastionCustom`).
+    pub name: String,
+    /// `devicetypedescription`: the name QRadar shows (`[CUSTOM] Teleport Bastion`).
+    pub description: String,
+    pub category_id: i64,
+    pub credibility: i64,
+    /// `extension_id` → `device_ext/id`.
+    pub extension_id: i64,
+    pub uuid: Uuid,
+}
+
+impl DeviceType {
+    pub fn to_row(&self) -> Row {
+        Row::new("sensordevicetype")
+            .col("id", self.id)
+            .col("devicetypename", &self.name)
+            .col("devicetypedescription", &self.description)
+            .col("devicecategoryid", self.category_id)
+            .col("devicetypeoverride", CUSTOM_DSM_BASE)
+            .col("devicetypecredibility", self.credibility)
+            // What the DSM Editor writes for every custom type [real].
+            .col("defaultlanguageid", 1)
+            .col("dsmparameter", "")
+            .col("extension_id", self.extension_id)
+            .col("mask", 0)
+            .col("uniqueperhost", false)
+            .col("uuid", self.uuid)
+    }
+}
+
+/// `sensordeviceprotocols`: one protocol a log source type accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceProtocol {
+    pub id: i64,
+    pub device_type_id: i64,
+    pub protocol_id: i64,
+}
+
+impl DeviceProtocol {
+    pub fn to_row(&self) -> Row {
+        Row::new("sensordeviceprotocols")
+            .col("id", self.id)
+            .col("sensordevicetypeid", self.device_type_id)
+            .col("sensorprotocolid", self.protocol_id)
+            .col("documented", false)
+    }
+}
+
+/// `device_ext`: a log source extension; `xml` is base64 of the `<device-extension>`
+/// document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceExt {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub uuid: Uuid,
+    /// Base64 of the document.
+    pub xml: String,
+}
+
+impl DeviceExt {
+    pub fn to_row(&self) -> Row {
+        Row::new("device_ext")
+            .col("id", self.id)
+            .col("name", &self.name)
+            .col("description", &self.description)
+            .col("enabled", true)
+            .col("use_condition", 0)
+            .col("uuid", self.uuid)
+            .col("xml", &self.xml)
+    }
+}
+
 /// Everything a pack produces, typed; `to_content` lays it out as rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extension {
     pub qradar_version: String,
+    /// A custom log source type's rows (empty when the pack extends a built-in type).
+    pub device_categories: Vec<DeviceCategory>,
+    pub device_exts: Vec<DeviceExt>,
+    pub device_types: Vec<DeviceType>,
+    pub device_protocols: Vec<DeviceProtocol>,
     pub qidmaps: Vec<QidMap>,
     pub dsm_events: Vec<DsmEvent>,
     pub properties: Vec<CustomProperty>,
@@ -324,6 +435,10 @@ impl Extension {
     /// The rows in a fixed order: what is referenced comes before what refers to it.
     pub fn to_content(&self) -> Content {
         let mut rows = Vec::new();
+        rows.extend(self.device_categories.iter().map(DeviceCategory::to_row));
+        rows.extend(self.device_exts.iter().map(DeviceExt::to_row));
+        rows.extend(self.device_types.iter().map(DeviceType::to_row));
+        rows.extend(self.device_protocols.iter().map(DeviceProtocol::to_row));
         rows.extend(self.qidmaps.iter().map(QidMap::to_row));
         rows.extend(self.dsm_events.iter().map(DsmEvent::to_row));
         rows.extend(self.properties.iter().map(CustomProperty::to_row));

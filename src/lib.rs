@@ -11,6 +11,7 @@ pub mod cli;
 pub mod codes;
 pub mod commands;
 pub mod content;
+pub mod custom_dsm;
 pub mod device_ext;
 pub mod diag;
 pub mod inspect;

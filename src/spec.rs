@@ -35,6 +35,9 @@ pub struct PackFile {
     /// Files beside the pack holding more `[[test]]` cases.
     #[serde(default)]
     pub test_files: Vec<Spanned<String>>,
+    /// `[parsing]`: how a custom log source type parses its records (custom DSMs only).
+    #[serde(default)]
+    pub parsing: Option<Spanned<Parsing>>,
 }
 
 /// A file of test cases (`test_files`).
@@ -118,6 +121,67 @@ pub struct Extension {
 pub struct LogSourceTypeRef {
     pub id: Spanned<i64>,
     pub name: Spanned<String>,
+    /// `custom = true`: the pack defines this log source type (a custom DSM, as QRadar's
+    /// DSM Editor makes) instead of extending a built-in one. The keys below are for
+    /// custom types only.
+    #[serde(default)]
+    pub custom: Option<Spanned<bool>>,
+    /// `sensordevicetype/devicetypename`; default: the name's letters and digits + "Custom".
+    #[serde(default)]
+    pub internal_name: Option<Spanned<String>>,
+    /// The log source extension's description (`device_ext/description`).
+    #[serde(default)]
+    pub description: Option<Spanned<String>>,
+    /// Device category, by id or exact name (5 / "SW/Integration").
+    #[serde(default)]
+    pub device_category: Option<Spanned<IdOrName>>,
+    /// `devicetypecredibility`, 0–10.
+    #[serde(default)]
+    pub credibility: Option<Spanned<i64>>,
+    /// Protocols the type accepts, by catalogue name or description.
+    #[serde(default)]
+    pub protocols: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// A catalogue entry given by id (integer) or by exact name (string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdOrName {
+    Id(i64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for IdOrName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match CategoryRef::deserialize(d)? {
+            CategoryRef::Id(i) => Ok(IdOrName::Id(i)),
+            CategoryRef::Name(n) => Ok(IdOrName::Name(n)),
+        }
+    }
+}
+
+/// `[parsing]`: for each normalized field QRadar fills (`event_name`, `user_name`, …),
+/// the extractions to try in order of preference. Keys are checked against the list of
+/// fields in `crate::custom_dsm::FIELDS`.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct Parsing {
+    pub fields: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<ParseRule>>>>,
+}
+
+/// One way to read a field: a JSON key path, or a regex and the group holding the value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParseRule {
+    #[serde(default)]
+    pub json: Option<Spanned<String>>,
+    #[serde(default)]
+    pub regex: Option<Spanned<String>>,
+    /// The regex group holding the value (default 1).
+    #[serde(default)]
+    pub capture_group: Option<Spanned<i64>>,
+    /// `device_time` only: the Java date format of the value (`ext-data`).
+    #[serde(default)]
+    pub date_format: Option<Spanned<String>>,
 }
 
 /// `[dsm]`: how the DSM turns a record into the (event id, event category) pair that
@@ -227,6 +291,12 @@ pub struct Property {
     /// Java date pattern, for `type = "time"`.
     #[serde(default)]
     pub date_pattern: Option<Spanned<String>>,
+    /// The locale of a time property's dates (`languagetag`, e.g. "fr").
+    #[serde(default)]
+    pub date_locale: Option<Spanned<String>>,
+    /// Parse the property as events arrive, for rules and search indexing (`forceparse`).
+    #[serde(default)]
+    pub force_parse: bool,
     #[serde(rename = "expression")]
     pub expressions: Spanned<Vec<Spanned<Expression>>>,
 }
