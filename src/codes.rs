@@ -354,6 +354,58 @@ pub const VALIDATE: &[Code] = &[
         E,
         "a log source extension matcher uses an undefined pattern",
     ),
+    c(
+        "QR110",
+        W,
+        "a log source type's extension sends events to another type id",
+    ),
+    c(
+        "QR111",
+        W,
+        "a row refers to a custom log source type the file does not define",
+    ),
+    c("QR112", W, "a protocol id is neither in the file nor in the catalogue"),
+    c(
+        "QR113",
+        W,
+        "a device category is neither in the file nor in the catalogue",
+    ),
+    c(
+        "QR114",
+        W,
+        "a custom log source type names an extension the file does not define",
+    ),
+    c("QR115", E, "a log source extension regex does not compile"),
+    c(
+        "QR116",
+        W,
+        "a log source extension regex uses Java syntax qrpack cannot check",
+    ),
+    c(
+        "QR117",
+        E,
+        "a log source extension JSON key path does not parse",
+    ),
+    c(
+        "QR118",
+        E,
+        "a log source extension matcher uses a capture group its regex lacks",
+    ),
+    c(
+        "QR119",
+        I,
+        "a log source extension pattern type or field qrpack does not know",
+    ),
+    c(
+        "QR120",
+        W,
+        "a log source extension defines a pattern id twice",
+    ),
+    c(
+        "QR121",
+        W,
+        "a matcher and its pattern are of different kinds (JSON, regex)",
+    ),
 ];
 
 /// The registry entry of a code.
@@ -401,6 +453,7 @@ mod tests {
             include_str!("lock.rs"),
             include_str!("validate/archive.rs"),
             include_str!("validate/content.rs"),
+            include_str!("validate/content/dsm.rs"),
             include_str!("validate/manifest.rs"),
             include_str!("validate/mod.rs"),
             include_str!("simulate/cases.rs"),

@@ -76,6 +76,10 @@ pub struct Expect {
     /// Property values; "absent" for no value.
     #[serde(default)]
     pub properties: BTreeMap<String, Spanned<String>>,
+    /// A custom DSM's parsed fields by `[parsing]` key (`user_name`, `device_time`, …);
+    /// "absent" for no value.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Spanned<String>>,
     /// Rules (or building blocks) that must match.
     #[serde(default)]
     pub fires: Vec<Spanned<String>>,

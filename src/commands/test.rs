@@ -248,6 +248,14 @@ fn outcome_lines(o: &Sim) -> String {
             o.unmapped.as_deref().unwrap_or("")
         )),
     }
+    for (k, v) in &o.fields {
+        s.push_str(&format!(
+            "\n      field     {k} = {}",
+            v.as_deref()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_else(|| "absent".into())
+        ));
+    }
     for (k, v) in &o.properties {
         s.push_str(&format!(
             "\n      property  {k} = {}",

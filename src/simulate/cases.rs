@@ -249,6 +249,32 @@ pub fn check(e: &Expect, o: &Outcome) -> (usize, Vec<String>) {
             ));
         }
     }
+    for (name, want) in &e.fields {
+        checks += 1;
+        let want = want.get_ref();
+        let Some(got) = o.fields.get(name) else {
+            fails.push(format!(
+                "field {name}: the pack's custom DSM does not parse it"
+            ));
+            continue;
+        };
+        let ok = if want == "absent" {
+            got.is_none()
+        } else {
+            got.as_deref() == Some(want.as_str())
+        };
+        if !ok {
+            fails.push(format!(
+                "field {name}: expected {}, got {}",
+                if want == "absent" {
+                    "absent".into()
+                } else {
+                    format!("{want:?}")
+                },
+                show(got)
+            ));
+        }
+    }
     let verdict = |list: &[Verdict], name: &str| list.iter().find(|v| v.name == name).cloned();
     for (names, want, list, what) in [
         (&e.fires, true, &o.rules, "rule"),

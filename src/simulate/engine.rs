@@ -115,6 +115,8 @@ pub struct Simulator {
     /// derived for any record).
     pub fatal: Vec<String>,
     now: Option<i64>,
+    /// A custom DSM's own parsing (the pack defines the log source type).
+    custom: Option<super::custom::Parser>,
 }
 
 /// What became of one event.
@@ -128,6 +130,9 @@ pub struct Outcome {
     pub event: Option<String>,
     pub category: Option<String>,
     pub properties: BTreeMap<String, Option<String>>,
+    /// A custom DSM's parsed fields, by `[parsing]` key (none for a built-in DSM).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Option<String>>,
     pub rules: Vec<Verdict>,
     pub searches: Vec<Verdict>,
 }
@@ -160,9 +165,14 @@ impl Simulator {
             .collect();
         let id_parts = parts(&built.dsm.event_id);
         let cat_parts = parts(&built.dsm.event_category);
+        let custom = built
+            .custom_dsm
+            .as_ref()
+            .map(|c| super::custom::Parser::new(&c.extension, &mut problems));
         for p in id_parts.iter().chain(cat_parts.iter()) {
             if let Part::Var(v) = p
                 && !fields.contains_key(v)
+                && !custom.as_ref().is_some_and(|c| c.has(v))
             {
                 fatal.push(format!("[dsm.fields] has no key path for the placeholder `{v}`: no device event can be derived"));
             }
@@ -291,6 +301,15 @@ impl Simulator {
             problems,
             fatal,
             now,
+            custom,
+        }
+    }
+
+    /// Does the pack say where this field (placeholder or normalized field) is read?
+    fn has_field(&self, name: &str) -> bool {
+        match &self.custom {
+            Some(c) => c.has(name),
+            None => self.fields.contains_key(name),
         }
     }
 
@@ -302,7 +321,7 @@ impl Simulator {
                 Part::Var(v) => {
                     let value =
                         self.field(v, rec)
-                            .ok_or_else(|| match self.fields.contains_key(v) {
+                            .ok_or_else(|| match self.has_field(v) {
                                 true => format!("the record has no value for `{v}`"),
                                 false => format!("no [dsm.fields] path for `{v}`"),
                             })?;
@@ -314,6 +333,9 @@ impl Simulator {
     }
 
     fn field<'t>(&self, name: &str, rec: &Rec<'t>) -> Option<Cow<'t, str>> {
+        if let Some(c) = &self.custom {
+            return c.field(name, rec.tape, rec.raw);
+        }
         self.fields
             .get(name)?
             .iter()
@@ -422,7 +444,7 @@ impl Simulator {
         eval
     }
 
-    fn outcome(&self, _rec: &Rec, eval: Eval) -> Outcome {
+    fn outcome(&self, rec: &Rec, eval: Eval) -> Outcome {
         let (device_event_id, device_event_category, mut unmapped) = match eval.device {
             Ok((i, c)) => (Some(i), Some(c), None),
             Err(e) => (None, None, Some(e)),
@@ -450,6 +472,11 @@ impl Simulator {
                 .zip(eval.props)
                 .map(|(p, v)| (p.name.clone(), v.map(Cow::into_owned)))
                 .collect(),
+            fields: self
+                .custom
+                .as_ref()
+                .map(|c| c.all(rec.tape, rec.raw))
+                .unwrap_or_default(),
             rules: self
                 .rules
                 .iter()
@@ -595,11 +622,11 @@ impl aql::Event for View<'_, '_> {
             })),
             "severity" => Some(info.map_or(Value::Null, |e| Value::Num(e.severity as f64))),
             "username" | "sourceip" | "destinationip" | "eventdirection"
-                if self.sim.fields.contains_key(name) =>
+                if self.sim.has_field(name) =>
             {
                 Some(text(self.sim.field(name, self.rec)))
             }
-            "starttime" | "devicetime" if self.sim.fields.contains_key("time") => Some(
+            "starttime" | "devicetime" if self.sim.has_field("time") => Some(
                 self.sim
                     .field("time", self.rec)
                     .and_then(|t| parse_time_ms(&t))

@@ -4,6 +4,7 @@
 
 pub mod aql;
 pub mod cases;
+pub mod custom;
 pub mod engine;
 pub mod lint;
 pub mod records;

@@ -1,6 +1,8 @@
 //! Checks on a content XML, row by row as the reader hands them out, then across rows at
 //! the end. Only small indexes (ids, names, references) are kept between rows.
 
+mod dsm;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use base64::Engine;
@@ -46,6 +48,8 @@ pub struct Checker<'a> {
     qid_test_refs: Vec<(i64, At)>,
     group_ids: HashSet<i64>,
     links: Vec<(i64, String, At)>,
+    /// Log source types, protocols, categories and extensions (custom DSMs).
+    dsm: dsm::DsmIndex,
 }
 
 impl<'a> Checker<'a> {
@@ -72,6 +76,7 @@ impl<'a> Checker<'a> {
             qid_test_refs: Vec::new(),
             group_ids: HashSet::new(),
             links: Vec::new(),
+            dsm: dsm::DsmIndex::default(),
         }
     }
 
@@ -157,6 +162,8 @@ impl<'a> Checker<'a> {
                 }
             }
             "device_ext" => self.device_ext(row),
+            "sensordevicetype" | "sensordevicecategory" | "sensorprotocol"
+            | "sensordeviceprotocols" => self.dsm_row(row),
             _ => {}
         }
     }
@@ -307,6 +314,7 @@ impl<'a> Checker<'a> {
         let custom = row.value("customevent") != Some("false");
         self.dsm_refs
             .push((qidmapid, row.pos_of("qidmapid").into(), custom));
+        self.custom_type_ref(ty, row.pos_of("devicetypeid").into(), "dsmevent");
         let ty = ty.to_string();
         let key = h(&[&ty, id, cat]);
         let at: At = row.pos_of("deviceeventid").into();
@@ -343,6 +351,9 @@ impl<'a> Checker<'a> {
     }
 
     fn expression(&mut self, row: &RowAt) {
+        if let Some(t) = int(row, "devicetypeid") {
+            self.custom_type_ref(t, row.pos_of("devicetypeid").into(), "a property expression");
+        }
         if let Some(ap) = row.value("ap_id") {
             self.expression_refs
                 .push((h(&[ap]), row.pos_of("ap_id").into()));
@@ -527,6 +538,7 @@ impl<'a> Checker<'a> {
                 "xml is base64 of a UTF-8 <device-extension> document",
             ),
             Ok(ext) => {
+                self.dsm_extension(row, &ext);
                 for id in ext.dangling_pattern_ids() {
                     self.err(
                         "QR101",
@@ -546,6 +558,7 @@ impl<'a> Checker<'a> {
         if self.stopped {
             return;
         }
+        self.dsm_finish();
         if self.version.is_none() {
             let d = Diagnostic::error("QR032", "the content XML has no <qradarversion>")
                 .at(self.loc(Pos {
