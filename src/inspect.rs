@@ -106,7 +106,11 @@ pub struct LogSourceTypeView {
 #[derive(Debug, Serialize)]
 pub struct ExtensionView {
     pub name: String,
+    /// One line per matcher: `Field ← how (order n)`.
     pub parsing: Vec<String>,
+    /// The parsing rules in words: one sentence per field, then which records the
+    /// extension handles and how their QID is found.
+    pub rules: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -345,12 +349,14 @@ pub fn inspect(report: &Report, catalogue: &Catalogue) -> Inspection {
                     ExtensionView {
                         name,
                         parsing,
+                        rules: describe_extension(&ext, &type_name),
                         error: None,
                     }
                 }
                 Err(e) => ExtensionView {
                     name,
                     parsing: Vec::new(),
+                    rules: Vec::new(),
                     error: Some(e),
                 },
             }
@@ -384,6 +390,89 @@ pub fn inspect(report: &Report, catalogue: &Catalogue) -> Inspection {
             infos: s.infos,
         },
     }
+}
+
+/// A log source extension's parsing in words: for each field, where its value is read,
+/// in the order QRadar tries; then which records go through each match group.
+fn describe_extension(
+    ext: &crate::device_ext::DeviceExtension,
+    type_name: &dyn Fn(i64) -> String,
+) -> Vec<String> {
+    use crate::device_ext::Matcher;
+    let mut out = Vec::new();
+    let pattern = |id: &str| ext.patterns.iter().find(|p| p.id == id);
+    for g in &ext.groups {
+        // Fields in the order of qrpack's list, then any others by name.
+        let mut fields: Vec<&str> = g.matchers.iter().map(|m| m.field.as_str()).collect();
+        fields.sort_by_key(|f| {
+            (
+                crate::custom_dsm::FIELDS
+                    .iter()
+                    .position(|(_, q)| q == f)
+                    .unwrap_or(usize::MAX),
+                *f,
+            )
+        });
+        fields.dedup();
+        for f in fields {
+            let mut ms: Vec<&Matcher> = g.matchers.iter().filter(|m| m.field == f).collect();
+            ms.sort_by_key(|m| m.order.trim().parse::<i64>().unwrap_or(i64::MAX));
+            let ways: Vec<String> = ms
+                .iter()
+                .map(|m| {
+                    let how = match pattern(&m.pattern_id) {
+                        None => format!("pattern {} (missing)", m.pattern_id),
+                        Some(p) if m.json => format!("the JSON value at {}", p.text),
+                        Some(p) => {
+                            let cg = m.capture_group.as_deref().unwrap_or("0");
+                            let group = match cg.trim() {
+                                "0" => "the text matched by".to_string(),
+                                g if g.parse::<u32>().is_ok() => format!("group {g} of"),
+                                g if g.len() == 2 && g.starts_with('\\') => {
+                                    format!("group {} of", &g[1..])
+                                }
+                                g => format!("\"{g}\" (groups substituted) from"),
+                            };
+                            format!("{group} the regex {}", p.text)
+                        }
+                    };
+                    match &m.ext_data {
+                        Some(d) => format!("{how}, read as the date {d}"),
+                        None => how,
+                    }
+                })
+                .collect();
+            out.push(format!("{f}: {}", ways.join("; else ")));
+        }
+        let to = match &g.device_type_id_override {
+            Some(o) => {
+                let id: i64 = o.trim().parse().unwrap_or(0);
+                let n = type_name(id);
+                if n.is_empty() {
+                    format!(" as log source type {o}")
+                } else {
+                    format!(" as log source type {o} ({n})")
+                }
+            }
+            None => String::new(),
+        };
+        for e in &g.event_matches {
+            let which = match pattern(&e.pattern_id) {
+                Some(p) if p.text == "(.*?)" || p.text == "(.*)" => "Every record".to_string(),
+                Some(p) => format!("Records matching {}", p.text),
+                None => format!("Records matching the missing pattern {}", e.pattern_id),
+            };
+            let lookup = if e.attrs.get("force-qidmap-lookup-on-fixup").map(String::as_str)
+                == Some("true")
+            {
+                ": its QID is looked up from EventName and EventCategory in the event mappings"
+            } else {
+                ""
+            };
+            out.push(format!("{which} is parsed this way{to}{lookup}."));
+        }
+    }
+    out
 }
 
 /// A rule test in words.
@@ -590,7 +679,7 @@ pub fn render(i: &Inspection) -> String {
             if let Some(e) = &x.error {
                 let _ = writeln!(o, "      cannot decode: {e}");
             }
-            for p in &x.parsing {
+            for p in &x.rules {
                 let _ = writeln!(o, "      {p}");
             }
         }
