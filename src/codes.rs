@@ -364,7 +364,11 @@ pub const VALIDATE: &[Code] = &[
         W,
         "a row refers to a custom log source type the file does not define",
     ),
-    c("QR112", W, "a protocol id is neither in the file nor in the catalogue"),
+    c(
+        "QR112",
+        W,
+        "a protocol id is neither in the file nor in the catalogue",
+    ),
     c(
         "QR113",
         W,

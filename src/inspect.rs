@@ -462,7 +462,10 @@ fn describe_extension(
                 Some(p) => format!("Records matching {}", p.text),
                 None => format!("Records matching the missing pattern {}", e.pattern_id),
             };
-            let lookup = if e.attrs.get("force-qidmap-lookup-on-fixup").map(String::as_str)
+            let lookup = if e
+                .attrs
+                .get("force-qidmap-lookup-on-fixup")
+                .map(String::as_str)
                 == Some("true")
             {
                 ": its QID is looked up from EventName and EventCategory in the event mappings"

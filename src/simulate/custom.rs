@@ -71,7 +71,10 @@ impl Parser {
                     match parse_json_pattern(&p.text) {
                         Ok(pieces) => Extract::Json(pieces),
                         Err(e) => {
-                            problems.push(format!("{}: pattern \"{}\" is not a key path ({e}); not simulated", m.field, p.id));
+                            problems.push(format!(
+                                "{}: pattern \"{}\" is not a key path ({e}); not simulated",
+                                m.field, p.id
+                            ));
                             continue;
                         }
                     }
@@ -97,11 +100,14 @@ impl Parser {
                         }
                     }
                 };
-                fields.entry(m.field.clone()).or_default().push(FieldMatcher {
-                    order: m.order.trim().parse().unwrap_or(i64::MAX),
-                    extract,
-                    ext_data: m.ext_data.clone(),
-                });
+                fields
+                    .entry(m.field.clone())
+                    .or_default()
+                    .push(FieldMatcher {
+                        order: m.order.trim().parse().unwrap_or(i64::MAX),
+                        extract,
+                        ext_data: m.ext_data.clone(),
+                    });
             }
         }
         for ms in fields.values_mut() {
@@ -117,7 +123,11 @@ impl Parser {
     }
 
     /// Every field the parsing fills, by `[parsing]` key, for one record.
-    pub fn all(&self, tape: &Tape, raw: &str) -> std::collections::BTreeMap<String, Option<String>> {
+    pub fn all(
+        &self,
+        tape: &Tape,
+        raw: &str,
+    ) -> std::collections::BTreeMap<String, Option<String>> {
         crate::custom_dsm::FIELDS
             .iter()
             .filter(|(_, q)| self.fields.contains_key(*q))
@@ -210,7 +220,9 @@ pub fn parse_java_time(value: &str, format: &str) -> Option<Result<i64, ()>> {
         while *at < v.len() && *at - start < max && v[*at].is_ascii_digit() {
             *at += 1;
         }
-        (*at > start).then(|| value[start..*at].parse().ok()).flatten()
+        (*at > start)
+            .then(|| value[start..*at].parse().ok())
+            .flatten()
     };
     while i < f.len() {
         let c = f[i];
@@ -285,24 +297,22 @@ pub fn parse_java_time(value: &str, format: &str) -> Option<Result<i64, ()>> {
                 }
                 millis = format!("{frac:0<3}")[..3].parse().unwrap_or(0);
             }
-            'X' | 'Z' => {
-                match v.get(at) {
-                    Some(b'Z') => at += 1,
-                    Some(sign @ (b'+' | b'-')) => {
-                        let sign = if *sign == b'-' { -1 } else { 1 };
+            'X' | 'Z' => match v.get(at) {
+                Some(b'Z') => at += 1,
+                Some(sign @ (b'+' | b'-')) => {
+                    let sign = if *sign == b'-' { -1 } else { 1 };
+                    at += 1;
+                    let Some(h) = digits(&mut at, 2) else {
+                        return Some(Err(()));
+                    };
+                    if v.get(at) == Some(&b':') {
                         at += 1;
-                        let Some(h) = digits(&mut at, 2) else {
-                            return Some(Err(()));
-                        };
-                        if v.get(at) == Some(&b':') {
-                            at += 1;
-                        }
-                        let m = digits(&mut at, 2).unwrap_or(0);
-                        offset_min = sign * (h * 60 + m);
                     }
-                    _ => return Some(Err(())),
+                    let m = digits(&mut at, 2).unwrap_or(0);
+                    offset_min = sign * (h * 60 + m);
                 }
-            }
+                _ => return Some(Err(())),
+            },
             c if c.is_ascii_alphabetic() => return None,
             c => {
                 if v.get(at) != Some(&(c as u8)) {
@@ -357,7 +367,10 @@ mod tests {
         let f = "yyyy-MM-dd'T'HH:mm:ss.SSSX";
         assert_eq!(
             parse_java_time("2026-01-14T09:12:45.1234567Z", f),
-            Some(Ok(crate::simulate::engine::parse_time_ms("2026-01-14T09:12:45.123Z").unwrap_or(0)))
+            Some(Ok(crate::simulate::engine::parse_time_ms(
+                "2026-01-14T09:12:45.123Z"
+            )
+            .unwrap_or(0)))
         );
         assert_eq!(parse_java_time("2026-01-14 09:12", f), Some(Err(())));
         assert_eq!(parse_java_time("x", "EEE"), None);

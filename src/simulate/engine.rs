@@ -319,12 +319,10 @@ impl Simulator {
             match p {
                 Part::Lit(l) => out.push_str(l),
                 Part::Var(v) => {
-                    let value =
-                        self.field(v, rec)
-                            .ok_or_else(|| match self.has_field(v) {
-                                true => format!("the record has no value for `{v}`"),
-                                false => format!("no [dsm.fields] path for `{v}`"),
-                            })?;
+                    let value = self.field(v, rec).ok_or_else(|| match self.has_field(v) {
+                        true => format!("the record has no value for `{v}`"),
+                        false => format!("no [dsm.fields] path for `{v}`"),
+                    })?;
                     out.push_str(&value);
                 }
             }

@@ -162,7 +162,9 @@ impl<'a> Checker<'a> {
                 }
             }
             "device_ext" => self.device_ext(row),
-            "sensordevicetype" | "sensordevicecategory" | "sensorprotocol"
+            "sensordevicetype"
+            | "sensordevicecategory"
+            | "sensorprotocol"
             | "sensordeviceprotocols" => self.dsm_row(row),
             _ => {}
         }
@@ -352,7 +354,11 @@ impl<'a> Checker<'a> {
 
     fn expression(&mut self, row: &RowAt) {
         if let Some(t) = int(row, "devicetypeid") {
-            self.custom_type_ref(t, row.pos_of("devicetypeid").into(), "a property expression");
+            self.custom_type_ref(
+                t,
+                row.pos_of("devicetypeid").into(),
+                "a property expression",
+            );
         }
         if let Some(ap) = row.value("ap_id") {
             self.expression_refs

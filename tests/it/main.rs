@@ -2,6 +2,7 @@
 
 mod build;
 mod common;
+mod custom_dsm;
 mod inspect;
 mod simulate;
 mod validate;

@@ -58,7 +58,11 @@ impl Checker<'_> {
             }
             "sensordeviceprotocols" => {
                 if let Some(t) = int(row, "sensordevicetypeid") {
-                    self.custom_type_ref(t, row.pos_of("sensordevicetypeid").into(), "sensordeviceprotocols");
+                    self.custom_type_ref(
+                        t,
+                        row.pos_of("sensordevicetypeid").into(),
+                        "sensordeviceprotocols",
+                    );
                 }
                 if let Some(p) = int(row, "sensorprotocolid") {
                     self.dsm
@@ -102,7 +106,10 @@ impl Checker<'_> {
                 self.warn(
                     "QR120",
                     pos,
-                    format!("the log source extension defines pattern \"{}\" twice", p.id),
+                    format!(
+                        "the log source extension defines pattern \"{}\" twice",
+                        p.id
+                    ),
                     "give each <pattern> its own id; which one QRadar uses is unknown",
                 );
             }
@@ -112,7 +119,10 @@ impl Checker<'_> {
                         self.warn(
                             "QR116",
                             pos,
-                            format!("pattern \"{}\" uses {construct}, Java syntax qrpack cannot check", p.id),
+                            format!(
+                                "pattern \"{}\" uses {construct}, Java syntax qrpack cannot check",
+                                p.id
+                            ),
                             "check the pattern in QRadar's DSM Editor with a sample event",
                         );
                         continue;
@@ -123,11 +133,20 @@ impl Checker<'_> {
                         }
                         Err(e) => {
                             let m = e.to_string();
-                            let last = m.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+                            let last = m
+                                .lines()
+                                .rfind(|l| !l.trim().is_empty())
+                                .unwrap_or("")
+                                .trim()
+                                .to_string();
                             self.err(
                                 "QR115",
                                 pos,
-                                format!("pattern \"{}\" ({}) does not compile: {last}", p.id, shorten(&p.text)),
+                                format!(
+                                    "pattern \"{}\" ({}) does not compile: {last}",
+                                    p.id,
+                                    shorten(&p.text)
+                                ),
                                 "fix the regex",
                             );
                         }
