@@ -289,21 +289,19 @@ impl Checker<'_> {
                     format!("log source type {id} names extension {ext_id}, which no <device_ext> row of this file defines"),
                     "a custom type's parsing lives in its device_ext row: add it, or fix extension_id",
                 ),
-                None => {}
-                Some(overrides) => {
-                    if !overrides.is_empty() && !overrides.contains(id) {
-                        let list: Vec<String> = overrides.iter().map(i64::to_string).collect();
-                        self.warn(
-                            "QR110",
-                            *at,
-                            format!(
-                                "log source type {id} uses extension {ext_id}, whose match groups send events to type {}",
-                                list.join(", ")
-                            ),
-                            "the type ids must agree: set device-type-id-override to the type's id",
-                        );
-                    }
+                Some(overrides) if !overrides.is_empty() && !overrides.contains(id) => {
+                    let list: Vec<String> = overrides.iter().map(i64::to_string).collect();
+                    self.warn(
+                        "QR110",
+                        *at,
+                        format!(
+                            "log source type {id} uses extension {ext_id}, whose match groups send events to type {}",
+                            list.join(", ")
+                        ),
+                        "the type ids must agree: set device-type-id-override to the type's id",
+                    );
                 }
+                _ => {}
             }
         }
     }
