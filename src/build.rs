@@ -201,6 +201,9 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     }
 
     let meta = check_extension(&mut cx, &pack, input.source_date_epoch);
+    // Deprecation keys and rule uuid pins (docs/releases.md).
+    cx.diags
+        .extend(crate::release::check_pack(&file, input.pack_text, &pack));
     let type_id = check_log_source_type(&mut cx, &pack, input.catalogue);
     let events = resolve_events(&mut cx, &pack, input.catalogue, type_id);
 
@@ -1028,23 +1031,39 @@ fn resolve_events(
             "the event name",
             "QRadar identifies a QID by its name: give each event its own",
         );
-        let description = e
+        let mut description = e
             .description
             .as_ref()
             .map(|d| d.get_ref().clone())
             .unwrap_or_default();
-        if let Some(d) = &e.description
-            && description.chars().count() > QDESCRIPTION_MAX
-        {
+        if e.deprecated {
+            description = crate::release::deprecated_text(
+                e.deprecated_reason.as_ref().map(|r| r.get_ref().as_str()),
+                e.replaced_by.as_ref().map(|r| r.get_ref().as_str()),
+                &description,
+                " ",
+            );
+        }
+        if description.chars().count() > QDESCRIPTION_MAX {
+            let span = e
+                .description
+                .as_ref()
+                .or(e.deprecated_reason.as_ref())
+                .map(|d| d.span())
+                .unwrap_or(e.name.span());
             cx.error(
                 "PK032",
-                d.span(),
+                span,
                 format!(
                     "the description is {} characters; QRadar allows {QDESCRIPTION_MAX}",
                     description.chars().count()
                 ),
             )
-            .help("shorten the description");
+            .help(if e.deprecated {
+                "shorten the description or the deprecated_reason: both are written into qdescription"
+            } else {
+                "shorten the description"
+            });
         }
         let severity = *e.severity.get_ref();
         if !(0..=10).contains(&severity) {
@@ -1166,6 +1185,11 @@ fn resolve_events(
                 continue;
             }
             device_events.push((pair.0, pair.1, at));
+        }
+        if e.deprecated {
+            // A deprecated event keeps its QID map entry but maps no device event: its
+            // spellings are free for the event that replaces it (docs/releases.md).
+            device_events.clear();
         }
         let labels = e
             .labels
@@ -1439,7 +1463,16 @@ fn resolve_properties(
             id: id.clone(),
             name: name.clone(),
             property_type,
-            description: p.description.clone().unwrap_or_default(),
+            description: if p.deprecated {
+                crate::release::deprecated_text(
+                    p.deprecated_reason.as_ref().map(|r| r.get_ref().as_str()),
+                    p.replaced_by.as_ref().map(|r| r.get_ref().as_str()),
+                    p.description.as_deref().unwrap_or(""),
+                    " ",
+                )
+            } else {
+                p.description.clone().unwrap_or_default()
+            },
             date_pattern: p.date_pattern.as_ref().map(|d| d.get_ref().clone()),
             language_tag: p.date_locale.as_ref().map(|d| d.get_ref().clone()),
             force_parse: p.force_parse,
@@ -1917,11 +1950,23 @@ fn resolve_rules(
                 description,
             }
         });
+        let notes = r.notes.clone().unwrap_or_default();
         let def = RuleDef {
             id,
             name: name.clone(),
-            notes: r.notes.clone().unwrap_or_default(),
-            enabled: r.enabled,
+            // A deprecated rule is written disabled, its notes saying why
+            // (docs/releases.md).
+            notes: if r.deprecated {
+                crate::release::deprecated_text(
+                    r.deprecated_reason.as_ref().map(|x| x.get_ref().as_str()),
+                    r.replaced_by.as_ref().map(|x| x.get_ref().as_str()),
+                    &notes,
+                    "\n\n",
+                )
+            } else {
+                notes
+            },
+            enabled: r.enabled && !r.deprecated,
             building_block: r.building_block,
             owner: rc.owner.to_string(),
             tests,
@@ -1932,7 +1977,7 @@ fn resolve_rules(
         match written {
             Ok(xml) => ext.rules.push(CustomRule {
                 id,
-                uuid: Uuid::new_v5(rc.ns, format!("rule:{name}").as_bytes()),
+                uuid: crate::release::rule_uuid(rc.ns, r),
                 rule_data: base64::engine::general_purpose::STANDARD.encode(xml),
                 date: date.clone(),
             }),

@@ -54,6 +54,62 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run a pack's test cases (or event files) through a simulation of QRadar, offline.
     Test(TestArgs),
+    /// Compare two extensions (archives or packs): what was added, removed or changed.
+    Diff(DiffArgs),
+    /// Build a release: check the pack against the previous release, then write the
+    /// archive, SHA256SUMS and RELEASE_NOTES.md.
+    Release(ReleaseArgs),
+}
+
+/// Output formats of `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
+    /// Release notes.
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The old side: an archive (zip, tar.gz), a content XML, or a pack file (.toml).
+    pub old: PathBuf,
+    /// The new side, likewise.
+    pub new: PathBuf,
+    /// Output format: human, json (version 1, docs/diff.md) or markdown (release notes).
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+    /// Low-level categories from your own QRadar, for category names.
+    #[arg(long, value_name = "FILE")]
+    pub categories: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// The pack file (TOML).
+    pub pack: PathBuf,
+    /// The previous release's archive: the release is refused if it would break what
+    /// that release installed (docs/releases.md).
+    #[arg(long, value_name = "ARCHIVE", required_unless_present = "initial")]
+    pub previous: Option<PathBuf>,
+    /// The pack's first release: nothing to check against.
+    #[arg(long, conflicts_with = "previous")]
+    pub initial: bool,
+    /// Folder to write the archive, saved searches, RELEASE_NOTES.md and SHA256SUMS into.
+    #[arg(short, long, default_value = "dist")]
+    pub out_dir: PathBuf,
+    /// Fail instead of changing qrpack.lock (for CI: every QID must already be locked).
+    #[arg(long)]
+    pub locked: bool,
+    /// Low-level categories from your own QRadar (as for `build`).
+    #[arg(long, value_name = "FILE")]
+    pub categories: Option<PathBuf>,
+    /// A folder of rule test skeletons (<Class>.xml) replacing the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub rule_tests: Option<PathBuf>,
+    /// Output format of the report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

@@ -194,6 +194,57 @@ pub const PACK: &[Code] = &[
         E,
         "a custom DSM's [dsm] uses a field [parsing] does not fill",
     ),
+    c(
+        "PK120",
+        E,
+        "release: the content changed but the version did not go up",
+    ),
+    c(
+        "PK121",
+        E,
+        "release: the version went down, or cannot be compared",
+    ),
+    c(
+        "PK122",
+        E,
+        "release: a QID of the previous release is gone without being deprecated first",
+    ),
+    c(
+        "PK123",
+        E,
+        "release: a QID's number changed since the previous release",
+    ),
+    c(
+        "PK124",
+        E,
+        "release: a rule's uuid changed, or the rule is gone without being deprecated first",
+    ),
+    c(
+        "PK125",
+        E,
+        "release: a property's name or type changed, or it is gone without being deprecated first",
+    ),
+    c(
+        "PK126",
+        E,
+        "release: the previous release is another extension (hub id)",
+    ),
+    c(
+        "PK127",
+        E,
+        "deprecated_reason or replaced_by on an item that is not deprecated",
+    ),
+    c(
+        "PK128",
+        E,
+        "replaced_by names no item of the pack, a deprecated one, or itself",
+    ),
+    c("PK129", W, "a reference names a deprecated event"),
+    c(
+        "PK130",
+        E,
+        "a rule's pinned uuid is not a UUID, or two rules have one uuid",
+    ),
 ];
 
 /// Extension codes (`QRnnn`), reported by `validate` (and by `build` on its own output).
@@ -455,6 +506,7 @@ mod tests {
             include_str!("custom_dsm.rs"),
             include_str!("spec.rs"),
             include_str!("lock.rs"),
+            include_str!("release.rs"),
             include_str!("validate/archive.rs"),
             include_str!("validate/content.rs"),
             include_str!("validate/content/dsm.rs"),

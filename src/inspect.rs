@@ -478,8 +478,8 @@ fn describe_extension(
     out
 }
 
-/// A rule test in words.
-fn describe_test(
+/// A rule test in words (also used by `diff`).
+pub(crate) fn describe_test(
     t: &crate::rule::ParsedTest,
     qids: &BTreeMap<i64, String>,
     type_name: &dyn Fn(i64) -> String,

@@ -41,6 +41,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(args, &mut io),
         Command::Inspect(args) => commands::inspect::run(args, &mut io),
         Command::Test(args) => commands::test::run(args, &mut io),
+        Command::Diff(args) => commands::diff::run(args, &mut io),
+        Command::Release(args) => commands::release::run(args, &mut io),
     };
     ExitCode::from(outcome.code())
 }

@@ -269,6 +269,16 @@ pub struct Event {
     /// select events by: `{{qids:risk=MFA_Bypass_Risk}}`.
     #[serde(default)]
     pub labels: BTreeMap<String, Spanned<String>>,
+    /// Deprecated: kept in the archive so that what customers' consoles point at still
+    /// resolves, then removable in a later release (docs/releases.md).
+    #[serde(default)]
+    pub deprecated: bool,
+    /// Why it is deprecated; written into its description (or notes).
+    #[serde(default)]
+    pub deprecated_reason: Option<Spanned<String>>,
+    /// The event of this pack that replaces it.
+    #[serde(default)]
+    pub replaced_by: Option<Spanned<String>>,
 }
 
 /// The type of a custom property.
@@ -303,6 +313,16 @@ pub struct Property {
     pub force_parse: bool,
     #[serde(rename = "expression")]
     pub expressions: Spanned<Vec<Spanned<Expression>>>,
+    /// Deprecated: kept in the archive so that what customers' consoles point at still
+    /// resolves, then removable in a later release (docs/releases.md).
+    #[serde(default)]
+    pub deprecated: bool,
+    /// Why it is deprecated; written into its description (or notes).
+    #[serde(default)]
+    pub deprecated_reason: Option<Spanned<String>>,
+    /// The property of this pack that replaces it.
+    #[serde(default)]
+    pub replaced_by: Option<Spanned<String>>,
 }
 
 /// `[[property.expression]]`: a JSON key path or a regex with a capture group.
@@ -359,6 +379,20 @@ pub struct Rule {
     pub group: Option<Spanned<String>>,
     #[serde(default)]
     pub response: Option<Spanned<Response>>,
+    /// Pin the rule's uuid (QRadar's identity for a rule): keeps it when the rule is
+    /// renamed. Default: derived from the hub id and the rule name.
+    #[serde(default)]
+    pub uuid: Option<Spanned<String>>,
+    /// Deprecated: kept in the archive so that what customers' consoles point at still
+    /// resolves, then removable in a later release (docs/releases.md).
+    #[serde(default)]
+    pub deprecated: bool,
+    /// Why it is deprecated; written into its description (or notes).
+    #[serde(default)]
+    pub deprecated_reason: Option<Spanned<String>>,
+    /// The rule of this pack that replaces it.
+    #[serde(default)]
+    pub replaced_by: Option<Spanned<String>>,
 }
 
 /// `[rule.response]`: what the rule does when it matches.

@@ -87,27 +87,9 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
             Err(m) => return fail(io, m),
         },
     };
-    let sde = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
-            Ok(n) if (crate::build::MIN_ZIP_TIME..=crate::build::MAX_ZIP_TIME).contains(&n) => {
-                Some(n)
-            }
-            Ok(_) => {
-                return fail(
-                    io,
-                    format!(
-                        "SOURCE_DATE_EPOCH={v} is outside 1980–2107, which a zip cannot record"
-                    ),
-                );
-            }
-            Err(_) => {
-                return fail(
-                    io,
-                    format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"),
-                );
-            }
-        },
-        _ => None,
+    let sde = match source_date_epoch() {
+        Ok(s) => s,
+        Err(m) => return fail(io, m),
     };
     let input = Input {
         pack_path: &args.pack,
@@ -297,7 +279,7 @@ pub(crate) fn load_categories(path: &Path) -> Result<Catalogue, String> {
     parsed.map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn load_skeletons(dir: &Path) -> Result<Skeletons, String> {
+pub(crate) fn load_skeletons(dir: &Path) -> Result<Skeletons, String> {
     let mut s = Skeletons::builtin();
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read the rule test folder {}: {e}", dir.display()))?;
@@ -313,4 +295,24 @@ fn load_skeletons(dir: &Path) -> Result<Skeletons, String> {
         }
     }
     Ok(s)
+}
+
+/// `SOURCE_DATE_EPOCH`, when set: seconds a zip can record, or an error to print.
+pub(crate) fn source_date_epoch() -> Result<Option<i64>, String> {
+    Ok(match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<i64>() {
+            Ok(n) if (crate::build::MIN_ZIP_TIME..=crate::build::MAX_ZIP_TIME).contains(&n) => {
+                Some(n)
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "SOURCE_DATE_EPOCH={v} is outside 1980–2107, which a zip cannot record"
+                ));
+            }
+            Err(_) => {
+                return Err(format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"));
+            }
+        },
+        _ => None,
+    })
 }

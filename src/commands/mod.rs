@@ -4,7 +4,9 @@
 use std::io::Write;
 
 pub mod build;
+pub mod diff;
 pub mod inspect;
+pub mod release;
 pub mod test;
 pub mod validate;
 

@@ -1,0 +1,224 @@
+//! `qrpack diff OLD NEW`: what changed between two extensions, each an archive or a pack
+//! built in memory (nothing is written). Exit code 0: no difference; 1: differences
+//! (as diff(1)); 2: a side could not be read or built.
+
+use std::path::Path;
+
+use super::{Io, Outcome};
+use crate::build::{Input, build};
+use crate::catalogue::Catalogue;
+use crate::cli::{DiffArgs, DiffFormat};
+use crate::diag::{Diagnostic, Sources, render};
+use crate::diff::{Meta, SideKind, Snapshot, diff, render_human, render_markdown};
+use crate::rule::Skeletons;
+use crate::validate::{ArchiveLimits, Options, validate_path};
+
+/// Why a side could not be read.
+pub(crate) enum SideError {
+    /// Unreadable (a message for `error: …`).
+    Io(String),
+    /// It reads, but not far enough to compare: a pack that does not build, an archive
+    /// whose content cannot be read. The findings, and the texts they point into.
+    Findings(Vec<Diagnostic>, Sources),
+}
+
+/// Archive findings that leave nothing (or only part of the content) to compare.
+fn unreadable(code: &str) -> bool {
+    matches!(
+        code,
+        "QR001"
+            | "QR002"
+            | "QR003"
+            | "QR004"
+            | "QR005"
+            | "QR006"
+            | "QR007"
+            | "QR010"
+            | "QR011"
+            | "QR012"
+            | "QR030"
+            | "QR031"
+            | "QR032"
+            | "QR033"
+            | "QR034"
+            | "QR035"
+    )
+}
+
+/// Whether a path names a pack file rather than an extension.
+pub(crate) fn is_pack(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+}
+
+/// Read one side: a pack (built in memory with its lock, nothing written) or an archive.
+pub(crate) fn load_side(
+    path: &Path,
+    catalogue: &Catalogue,
+    skeletons: &Skeletons,
+) -> Result<Snapshot, SideError> {
+    let shown = path.display().to_string();
+    if is_pack(path) {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SideError::Io(format!("cannot read the pack {shown}: {e}")))?;
+        let (lock_path, lock_text) = super::build::read_lock(path).map_err(SideError::Io)?;
+        let input = Input {
+            pack_path: path,
+            pack_text: &text,
+            lock: lock_text.as_deref().map(|t| (lock_path.as_path(), t)),
+            catalogue,
+            skeletons,
+            // Build dates are not compared.
+            source_date_epoch: None,
+            locked: false,
+        };
+        return match build(&input) {
+            Ok(built) => Ok(snapshot_of_built(&shown, &built, catalogue)),
+            Err(failed) => {
+                let mut sources = Sources::new();
+                sources.add(shown, text);
+                for (n, t) in failed.extra_sources {
+                    sources.add(n, t);
+                }
+                Err(SideError::Findings(failed.diagnostics, sources))
+            }
+        };
+    }
+    let opts = Options {
+        catalogue,
+        catalogue_is_authoritative: false,
+        limits: ArchiveLimits::default(),
+        keep_rows: true,
+    };
+    let opened = super::validate::open(path).map_err(SideError::Io)?;
+    let report = validate_path(&opened.path, &opened.shown, &opts).map_err(SideError::Io)?;
+    let blocking: Vec<Diagnostic> = report
+        .findings
+        .iter()
+        .filter(|d| unreadable(d.code))
+        .cloned()
+        .collect();
+    if !blocking.is_empty() {
+        return Err(SideError::Findings(blocking, Sources::new()));
+    }
+    let meta = match &report.manifest {
+        Some(m) => Meta {
+            hub_id: m.id.clone(),
+            name: m.name.clone(),
+            version: m.version.clone(),
+            description: m.description.clone(),
+            author: m.author.clone(),
+            author_email: m.author_email.clone(),
+            min_qradar_version: m.min_qradar_version.clone(),
+            qradar_version: report.qradar_version.clone().unwrap_or_default(),
+        },
+        None => Meta {
+            qradar_version: report.qradar_version.clone().unwrap_or_default(),
+            ..Meta::default()
+        },
+    };
+    let rows: Vec<crate::content::Row> = report.rows.iter().map(|r| r.to_row()).collect();
+    let file = match &report.content_name {
+        Some(c) if c != &report.input => format!("{}!{c}", report.input),
+        _ => report.input.clone(),
+    };
+    let origins: Vec<String> = report
+        .rows
+        .iter()
+        .map(|r| format!("{file}:{}:{}", r.pos.line, r.pos.column))
+        .collect();
+    Ok(Snapshot::from_rows(
+        &report.input,
+        SideKind::Archive,
+        meta,
+        &rows,
+        Some(&origins),
+        catalogue,
+    ))
+}
+
+/// The snapshot of a pack built in memory: the archive's rows, and the searches written
+/// beside it.
+pub(crate) fn snapshot_of_built(
+    shown: &str,
+    built: &crate::build::Built,
+    catalogue: &Catalogue,
+) -> Snapshot {
+    let meta = Meta::from_manifest(&built.manifest, &built.extension.qradar_version);
+    let mut s = Snapshot::from_rows(
+        shown,
+        SideKind::Pack,
+        meta,
+        &built.extension.to_content().rows,
+        None,
+        catalogue,
+    );
+    s.add_file_searches(&built.searches);
+    s
+}
+
+/// Print why a side could not be read; the outcome is always a failure (2).
+pub(crate) fn report_side_error(io: &mut Io, what: &str, e: SideError) -> Outcome {
+    match e {
+        SideError::Io(m) => {
+            let _ = writeln!(io.err, "error: {m}");
+        }
+        SideError::Findings(diags, sources) => {
+            let _ = write!(io.err, "{}", render(&diags, &sources, io.color));
+            let _ = writeln!(
+                io.err,
+                "error: cannot compare {what}: it does not read (or build) without errors"
+            );
+        }
+    }
+    Outcome::Failure
+}
+
+pub fn run(args: &DiffArgs, io: &mut Io) -> Outcome {
+    let catalogue = match super::catalogue(args.categories.as_deref()) {
+        Ok(c) => c,
+        Err(m) => {
+            let _ = writeln!(io.err, "error: {m}");
+            return Outcome::Failure;
+        }
+    };
+    let skeletons = Skeletons::builtin();
+    let mut sides = Vec::new();
+    for p in [&args.old, &args.new] {
+        match load_side(p, &catalogue, &skeletons) {
+            Ok(s) => sides.push(s),
+            Err(e) => return report_side_error(io, &p.display().to_string(), e),
+        }
+    }
+    let d = diff(&sides[0], &sides[1]);
+    match args.format {
+        DiffFormat::Human => {
+            let _ = write!(io.out, "{}", render_human(&d));
+        }
+        DiffFormat::Json => {
+            let _ = serde_json::to_writer_pretty(&mut *io.out, &d);
+            let _ = writeln!(io.out);
+        }
+        DiffFormat::Markdown => {
+            let name = if d.new.name.is_empty() {
+                &d.new.input
+            } else {
+                &d.new.name
+            };
+            let _ = writeln!(
+                io.out,
+                "## {} {} → {}\n",
+                name.replace('\n', " "),
+                d.old.version,
+                d.new.version
+            );
+            let _ = write!(io.out, "{}", render_markdown(&d, 3));
+        }
+    }
+    if d.identical {
+        Outcome::Success
+    } else {
+        Outcome::Findings
+    }
+}
