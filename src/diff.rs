@@ -194,6 +194,11 @@ pub struct Snapshot {
     pub kind: SideKind,
     pub meta: Meta,
     pub items: BTreeMap<Kind, BTreeMap<String, Entity>>,
+    /// Whether the saved searches written as `.aql` files are known: always for a pack,
+    /// for an archive when its release folder lists them (SHA256SUMS).
+    pub file_searches_known: bool,
+    /// What could not be read, for the report.
+    pub notes: Vec<String>,
 }
 
 impl Snapshot {
@@ -204,6 +209,8 @@ impl Snapshot {
             kind: SideKind::Archive,
             meta: Meta::default(),
             items: BTreeMap::new(),
+            file_searches_known: true,
+            notes: Vec::new(),
         }
     }
 
@@ -243,6 +250,8 @@ impl Snapshot {
             kind,
             meta,
             items: BTreeMap::new(),
+            file_searches_known: false,
+            notes: Vec::new(),
         };
         let of = |t: &'static str| rows.iter().filter(move |r| r.table == t);
         let origin_of: std::collections::HashMap<*const Row, &String> = match origins {
@@ -783,23 +792,26 @@ impl Snapshot {
         s
     }
 
-    /// Add the saved searches a pack writes as `.aql` files beside the archive (an
-    /// embedded search keeps its archive row).
-    pub fn add_file_searches(&mut self, searches: &[crate::build::SearchFile]) {
-        for f in searches {
-            if self.get(Kind::Searches, &f.name).is_some() {
+    /// Add the saved searches written as `.aql` files beside the archive: (file path
+    /// relative to the output folder, query). Their identity is the file (the name a
+    /// release folder shows); a search embedded as a row keeps its row instead.
+    pub fn add_file_searches<'a>(&mut self, files: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        self.file_searches_known = true;
+        let embedded: BTreeSet<String> = self
+            .of(Kind::Searches)
+            .map(|e| format!("searches/{}.aql", crate::archive::slug_file_name(&e.name)))
+            .collect();
+        for (file, aql) in files {
+            if embedded.contains(file) {
                 continue;
             }
-            let aql = f.aql.strip_suffix('\n').unwrap_or(&f.aql).to_string();
+            let aql = aql.strip_suffix('\n').unwrap_or(aql).to_string();
             self.insert(
                 Kind::Searches,
                 Entity {
-                    id: f.name.clone(),
-                    name: f.name.clone(),
-                    fields: vec![
-                        ("aql".to_string(), aql),
-                        ("written as".to_string(), format!("file {}", f.file)),
-                    ],
+                    id: file.to_string(),
+                    name: file.to_string(),
+                    fields: vec![("aql".to_string(), aql)],
                     deprecated: false,
                     file_only: true,
                     origin: None,
@@ -808,8 +820,8 @@ impl Snapshot {
         }
     }
 
-    /// Drop the searches written only as files (to compare with an archive, which
-    /// cannot hold them).
+    /// Drop the searches written only as files (to compare with a side whose files are
+    /// not known).
     fn without_file_searches(&self) -> Snapshot {
         let mut s = self.clone();
         if let Some(m) = s.items.get_mut(&Kind::Searches) {
@@ -976,13 +988,15 @@ fn field_changes(old: &[(String, String)], new: &[(String, String)]) -> Vec<Fiel
 
 /// Compare two sides.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
-    let mut notes = Vec::new();
-    let (old, new) = if old.kind != new.kind && (old.has_file_searches() || new.has_file_searches())
+    let mut notes: Vec<String> = old.notes.iter().chain(&new.notes).cloned().collect();
+    let (old, new) = if old.file_searches_known != new.file_searches_known
+        && (old.has_file_searches() || new.has_file_searches())
     {
-        notes.push(
-            "saved searches written as .aql files beside the archive are not compared: an archive does not hold them"
-                .to_string(),
-        );
+        let unknown = if old.file_searches_known { new } else { old };
+        notes.push(format!(
+            "saved searches written as .aql files are not compared: {} has none beside it (no SHA256SUMS listing it)",
+            unknown.input
+        ));
         (old.without_file_searches(), new.without_file_searches())
     } else {
         (old.clone(), new.clone())
@@ -1248,7 +1262,7 @@ enum Shape {
     Plain,
     /// Removed ('-') and added ('+') lines of a multi-line value.
     Lines(Vec<(char, String)>),
-    /// Removed and added items of a long comma-separated value (a QID list…).
+    /// Removed and added items of a list ("the event QID is one of A, B").
     List(Vec<(char, String)>),
 }
 
@@ -1272,24 +1286,20 @@ fn shape(f: &FieldChange) -> Shape {
                 .collect(),
         );
     }
-    if a.len().max(b.len()) > 80 {
-        let (ta, tb): (Vec<&str>, Vec<&str>) = (a.split(", ").collect(), b.split(", ").collect());
-        if ta.len().max(tb.len()) >= 3 {
-            let mut common = 0;
-            let mut items = Vec::new();
-            for op in capture_diff_slices(Algorithm::Myers, &ta, &tb) {
-                for c in op.iter_changes(&ta, &tb) {
-                    if c.tag() == ChangeTag::Equal {
-                        common += 1;
-                    } else {
-                        items.push((sign(c.tag()), c.value().to_string()));
-                    }
+    // "… is one of A, B, C" (a rule test in words): the items that differ.
+    if let (Some((ha, la)), Some((hb, lb))) = (a.split_once(" one of "), b.split_once(" one of "))
+        && ha == hb
+    {
+        let (ta, tb): (Vec<&str>, Vec<&str>) = (la.split(", ").collect(), lb.split(", ").collect());
+        let mut items = Vec::new();
+        for op in capture_diff_slices(Algorithm::Myers, &ta, &tb) {
+            for c in op.iter_changes(&ta, &tb) {
+                if c.tag() != ChangeTag::Equal {
+                    items.push((sign(c.tag()), c.value().to_string()));
                 }
             }
-            if common > 0 {
-                return Shape::List(items);
-            }
         }
+        return Shape::List(items);
     }
     Shape::Plain
 }

@@ -128,14 +128,71 @@ pub(crate) fn load_side(
         .iter()
         .map(|r| format!("{file}:{}:{}", r.pos.line, r.pos.column))
         .collect();
-    Ok(Snapshot::from_rows(
+    let mut s = Snapshot::from_rows(
         &report.input,
         SideKind::Archive,
         meta,
         &rows,
         Some(&origins),
         catalogue,
-    ))
+    );
+    if path.as_os_str() != "-" {
+        match release_searches(path) {
+            Ok(Some(files)) => {
+                s.add_file_searches(files.iter().map(|(f, q)| (f.as_str(), q.as_str())))
+            }
+            Ok(None) => {}
+            Err(m) => s.notes.push(m),
+        }
+    }
+    Ok(s)
+}
+
+/// The saved searches of the release an archive belongs to: the `searches/*.aql` files
+/// that the SHA256SUMS beside the archive lists together with it, when their sums
+/// match. `None` when there is no such SHA256SUMS (the archive alone).
+fn release_searches(archive: &Path) -> Result<Option<Vec<(String, String)>>, String> {
+    let dir = archive
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Some(own) = archive.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    let Ok(sums) = std::fs::read_to_string(dir.join("SHA256SUMS")) else {
+        return Ok(None);
+    };
+    let listed: Vec<(&str, &str)> = sums.lines().filter_map(|l| l.split_once("  ")).collect();
+    if !listed.iter().any(|(_, n)| *n == own) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for (sum, name) in listed {
+        if !(name.starts_with("searches/") && name.ends_with(".aql")) {
+            continue;
+        }
+        let p = dir.join(name);
+        let bytes = std::fs::read(&p).map_err(|e| {
+            format!(
+                "saved searches are not compared: {} is listed in SHA256SUMS but cannot be read ({e})",
+                p.display()
+            )
+        })?;
+        if crate::archive::sha256_hex(&bytes) != sum.trim() {
+            return Err(format!(
+                "saved searches are not compared: {} does not match SHA256SUMS",
+                p.display()
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            format!(
+                "saved searches are not compared: {} is not UTF-8",
+                p.display()
+            )
+        })?;
+        out.push((name.to_string(), text));
+    }
+    Ok(Some(out))
 }
 
 /// The snapshot of a pack built in memory: the archive's rows, and the searches written
@@ -154,7 +211,12 @@ pub(crate) fn snapshot_of_built(
         None,
         catalogue,
     );
-    s.add_file_searches(&built.searches);
+    s.add_file_searches(
+        built
+            .searches
+            .iter()
+            .map(|f| (f.file.as_str(), f.aql.as_str())),
+    );
     s
 }
 

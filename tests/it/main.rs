@@ -3,6 +3,8 @@
 mod build;
 mod common;
 mod custom_dsm;
+mod diff;
 mod inspect;
+mod release;
 mod simulate;
 mod validate;
