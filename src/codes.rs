@@ -498,6 +498,24 @@ mod tests {
     }
 
     #[test]
+    fn every_code_has_an_entry_and_an_index_row_in_checks_md() {
+        let checks = include_str!("../docs/checks.md");
+        for c in PACK.iter().chain(VALIDATE.iter()) {
+            assert!(
+                checks.lines().any(|l| l == format!("### {}", c.code)),
+                "docs/checks.md has no `### {}` entry",
+                c.code
+            );
+            let row = format!("| [{}](#{}) |", c.code, c.code.to_lowercase());
+            assert!(
+                checks.lines().any(|l| l.starts_with(&row)),
+                "docs/checks.md's index has no row for {}",
+                c.code
+            );
+        }
+    }
+
+    #[test]
     fn every_code_used_in_the_source_is_registered() {
         // Scan the sources for "PKnnn" literals: a code used but not registered (or the
         // reverse) fails here.

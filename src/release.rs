@@ -174,7 +174,8 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
                     Diagnostic::error("PK128", m)
                         .at(loc(r.span()))
                         .help(format!(
-                            "name a {} of this pack that is not deprecated, or remove `replaced_by`",
+                            "name {} {} of this pack that is not deprecated, or remove `replaced_by`",
+                            if d.what == "event" { "an" } else { "a" },
                             d.what
                         )),
                 );
@@ -194,13 +195,16 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
             ))
         })
         .collect();
-    let warn_ref = |out: &mut Vec<Diagnostic>, who: String, ev: &toml::Spanned<String>| {
+    let warn_ref = |out: &mut Vec<Diagnostic>,
+                    who: String,
+                    kind: &str,
+                    ev: &toml::Spanned<String>| {
         if events.get(ev.get_ref().as_str()) == Some(&true) {
             let help = match replacement.get(ev.get_ref().as_str()) {
                 Some(x) => format!(
                     "a deprecated event has no DSM mappings, so no new event gets its QID: name its replacement \"{x}\" here"
                 ),
-                None => "a deprecated event has no DSM mappings, so no new event gets its QID: remove it from the list, or deprecate this too".to_string(),
+                None => format!("a deprecated event has no DSM mappings, so no new event gets its QID: remove it from the list (or deprecate the {kind} too)"),
             };
             out.push(
                 Diagnostic::warning(
@@ -218,7 +222,12 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
             continue;
         }
         for ev in &r.events {
-            warn_ref(&mut out, format!("the rule \"{}\"", r.name.get_ref()), ev);
+            warn_ref(
+                &mut out,
+                format!("the rule \"{}\"", r.name.get_ref()),
+                "rule",
+                ev,
+            );
         }
     }
     for p in &pack.properties {
@@ -231,6 +240,7 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
                 warn_ref(
                     &mut out,
                     format!("an expression of the property \"{}\"", p.name.get_ref()),
+                    "property",
                     ev,
                 );
             }
