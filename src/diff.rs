@@ -11,6 +11,7 @@
 //! ids themselves, row order, column order and build dates are not compared at all.
 //! `docs/diff.md` documents the comparison and the output formats.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -989,7 +990,9 @@ fn field_changes(old: &[(String, String)], new: &[(String, String)]) -> Vec<Fiel
 /// Compare two sides.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     let mut notes: Vec<String> = old.notes.iter().chain(&new.notes).cloned().collect();
-    let (old, new) = if old.file_searches_known != new.file_searches_known
+    // Cloned only when searches must be left out.
+    let (old, new): (Cow<Snapshot>, Cow<Snapshot>) = if old.file_searches_known
+        != new.file_searches_known
         && (old.has_file_searches() || new.has_file_searches())
     {
         let unknown = if old.file_searches_known { new } else { old };
@@ -997,10 +1000,14 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
             "saved searches written as .aql files are not compared: {} has none beside it (no SHA256SUMS listing it)",
             unknown.input
         ));
-        (old.without_file_searches(), new.without_file_searches())
+        (
+            Cow::Owned(old.without_file_searches()),
+            Cow::Owned(new.without_file_searches()),
+        )
     } else {
-        (old.clone(), new.clone())
+        (Cow::Borrowed(old), Cow::Borrowed(new))
     };
+    let (old, new) = (old.as_ref(), new.as_ref());
     let extension = old
         .meta
         .fields()

@@ -375,14 +375,19 @@ pub fn check_release(
     let mut out = Vec::new();
 
     if previous.meta.hub_id != new.meta.hub_id {
-        out.push(
-            Diagnostic::error(
-                "PK126",
-                format!(
-                    "the previous release {prev_name} is the extension \"{}\", not \"{}\"",
-                    previous.meta.hub_id, new.meta.hub_id
-                ),
+        let message = if previous.meta.hub_id.is_empty() {
+            format!(
+                "the previous release {prev_name} has no manifest id: it cannot be a release of \"{}\"",
+                new.meta.hub_id
             )
+        } else {
+            format!(
+                "the previous release {prev_name} is the extension \"{}\", not \"{}\"",
+                previous.meta.hub_id, new.meta.hub_id
+            )
+        };
+        out.push(
+            Diagnostic::error("PK126", message)
             .at(loc(spans.hub_id.clone()))
             .help("pass the last release of this pack with --previous; if the hub id was changed, change it back: QRadar installs an extension with another hub id beside the old one, and every QID name, rule uuid and property would be new")
         );

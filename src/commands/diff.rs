@@ -92,7 +92,7 @@ pub(crate) fn load_side(
         keep_rows: true,
     };
     let opened = super::validate::open(path).map_err(SideError::Io)?;
-    let report = validate_path(&opened.path, &opened.shown, &opts).map_err(SideError::Io)?;
+    let mut report = validate_path(&opened.path, &opened.shown, &opts).map_err(SideError::Io)?;
     let blocking: Vec<Diagnostic> = report
         .findings
         .iter()
@@ -118,15 +118,22 @@ pub(crate) fn load_side(
             ..Meta::default()
         },
     };
-    let rows: Vec<crate::content::Row> = report.rows.iter().map(|r| r.to_row()).collect();
     let file = match &report.content_name {
         Some(c) if c != &report.input => format!("{}!{c}", report.input),
         _ => report.input.clone(),
     };
-    let origins: Vec<String> = report
-        .rows
-        .iter()
-        .map(|r| format!("{file}:{}:{}", r.pos.line, r.pos.column))
+    let mut origins: Vec<String> = Vec::with_capacity(report.rows.len());
+    // The rows are moved out of the report, not copied: a large export holds millions
+    // of values.
+    let rows: Vec<crate::content::Row> = std::mem::take(&mut report.rows)
+        .into_iter()
+        .map(|r| {
+            origins.push(format!("{file}:{}:{}", r.pos.line, r.pos.column));
+            crate::content::Row {
+                table: r.table,
+                columns: r.columns.into_iter().map(|c| (c.name, c.value)).collect(),
+            }
+        })
         .collect();
     let mut s = Snapshot::from_rows(
         &report.input,
