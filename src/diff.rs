@@ -1093,8 +1093,8 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     Diff {
         format: "qrpack-diff",
         version: FORMAT_VERSION,
-        old: view(&old),
-        new: view(&new),
+        old: view(old),
+        new: view(new),
         identical: summary == Summary::default(),
         summary,
         notes,

@@ -204,7 +204,9 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
                 Some(x) => format!(
                     "a deprecated event has no DSM mappings, so no new event gets its QID: name its replacement \"{x}\" here"
                 ),
-                None => format!("a deprecated event has no DSM mappings, so no new event gets its QID: remove it from the list (or deprecate the {kind} too)"),
+                None => format!(
+                    "a deprecated event has no DSM mappings, so no new event gets its QID: remove it from the list (or deprecate the {kind} too)"
+                ),
             };
             out.push(
                 Diagnostic::warning(
