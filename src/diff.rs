@@ -124,7 +124,7 @@ impl Kind {
             Kind::BuildingBlocks => "Building blocks",
             Kind::Groups => "Rule groups",
             Kind::Searches => "Saved searches",
-            Kind::Other => "Other rows",
+            Kind::Other => "Log source types, extensions and other rows",
         }
     }
 
@@ -759,6 +759,18 @@ impl Snapshot {
                 },
             };
             let mut fields = Vec::new();
+            if t == "device_ext" {
+                // The parsing in words, one line per field: what a change of the
+                // extension means, where the XML digest only says that it changed.
+                let parsing = match b64_text(r.get("xml").unwrap_or(""))
+                    .ok_or_else(|| "not base64 of UTF-8".to_string())
+                    .and_then(|x| crate::device_ext::parse(&x))
+                {
+                    Ok(ext) => crate::inspect::describe_extension(&ext, &type_name).join("\n"),
+                    Err(e) => format!("cannot be read: {e}"),
+                };
+                fields.push(("parsing".to_string(), parsing));
+            }
             let mut ignore = vec!["id"];
             ignore.extend(skip);
             for (k, v) in other_columns(r, &ignore) {

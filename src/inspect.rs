@@ -394,7 +394,7 @@ pub fn inspect(report: &Report, catalogue: &Catalogue) -> Inspection {
 
 /// A log source extension's parsing in words: for each field, where its value is read,
 /// in the order QRadar tries; then which records go through each match group.
-fn describe_extension(
+pub(crate) fn describe_extension(
     ext: &crate::device_ext::DeviceExtension,
     type_name: &dyn Fn(i64) -> String,
 ) -> Vec<String> {

@@ -263,11 +263,19 @@ fn diff_json(cwd: &Path, old: &str, new: &str) -> (Option<i32>, serde_json::Valu
     (out.status.code(), v)
 }
 
-/// The archives to re-export: a fresh build of the default pack and QRadar's own.
+/// The archives to re-export: fresh builds of the two packs and QRadar's own exports.
 fn sources(d: &Path) -> Vec<String> {
     let out = qrpack(d, &["build", PACK, "-o", "dist"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let mut v = vec![format!("dist/{ARCHIVE}")];
+    // The custom-DSM pack: a log source type, its protocols and its extension too.
+    let out = qrpack(d, &["build", "entra-id-custom-json.toml", "-o", "dist-dsm"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dsm = files_below(&d.join("dist-dsm"))
+        .into_iter()
+        .find(|f| f.ends_with(".zip"))
+        .expect("custom-DSM archive");
+    v.push(format!("dist-dsm/{dsm}"));
     for f in [
         "builtin-dsm-extension-windows-openssh.zip",
         "custom-json-dsm-teleport.zip",
@@ -326,7 +334,7 @@ fn row_order_column_order_and_reassigned_ids_are_not_changes() {
 fn a_real_change_is_reported_with_its_fields() {
     let d = pack_dir();
     let srcs = sources(d.path());
-    let src = &srcs[0];
+    let src = &srcs[0]; // the default pack
     reexport(&d.path().join(src), &d.path().join("copy.zip"), 7);
     // In the re-exported copy: raise a QID's severity, point one mapping at another
     // QID, and switch a rule off, all by editing the XML.
