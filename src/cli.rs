@@ -59,6 +59,17 @@ pub enum Command {
     /// Build a release: check the pack against the previous release, then write the
     /// archive, SHA256SUMS and RELEASE_NOTES.md.
     Release(ReleaseArgs),
+    // Tooling: editors, scaffolding, shells, manuals (docs/editor.md, docs/ci.md).
+    /// Print the JSON Schema of the pack file (or of a tests file), for editors.
+    Schema(SchemaArgs),
+    /// Create a new pack in a new folder, from a template.
+    New(NewArgs),
+    /// Create a new pack in the current folder, from a template.
+    Init(InitArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per subcommand.
+    Man(ManArgs),
 }
 
 /// Output formats of `diff`.
@@ -187,4 +198,72 @@ pub struct BuildArgs {
     /// Output format of the build report on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+// ---- Tooling commands -------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFile {
+    /// The pack file (`*.toml`).
+    Pack,
+    /// A file of test cases (`test_files`, `*.tests.toml`).
+    Tests,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Which file's schema (JSON Schema draft-07).
+    #[arg(value_enum, default_value_t = SchemaFile::Pack)]
+    pub file: SchemaFile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PackKind {
+    /// New QIDs and mappings on a built-in DSM, a property, a rule, a search, tests.
+    BuiltinDsm,
+    /// No new QIDs: a property, a rule and a search over a built-in DSM's events, tests.
+    DetectionOnly,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScaffoldArgs {
+    /// The template.
+    #[arg(long, value_enum, default_value_t = PackKind::BuiltinDsm)]
+    pub kind: PackKind,
+    /// The extension's name; default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The extension id (manifest `_id`); default: `local:<name>`. Never change it after
+    /// a release.
+    #[arg(long)]
+    pub hub_id: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The folder to create (it may exist, but none of the files written may).
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub scaffold: ScaffoldArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub scaffold: ScaffoldArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write qrpack.1 and one qrpack-<command>.1 per subcommand into this folder
+    /// instead of printing qrpack.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

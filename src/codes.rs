@@ -244,6 +244,15 @@ pub const PACK: &[Code] = &[
         "PK130",
         E,
         "a rule's pinned uuid is not a UUID, or two rules have one uuid",
+    ),    c(
+        "PK140",
+        E,
+        "qrpack new/init would replace an existing file",
+    ),
+    c(
+        "PK141",
+        E,
+        "a name or hub id given to qrpack new/init is unusable",
     ),
 ];
 
@@ -525,6 +534,7 @@ mod tests {
             include_str!("spec.rs"),
             include_str!("lock.rs"),
             include_str!("release.rs"),
+            include_str!("scaffold.rs"),
             include_str!("validate/archive.rs"),
             include_str!("validate/content.rs"),
             include_str!("validate/content/dsm.rs"),

@@ -23,6 +23,8 @@ pub mod read;
 pub mod release;
 pub mod report;
 pub mod rule;
+pub mod scaffold;
+pub mod schema;
 pub mod simulate;
 pub mod spec;
 pub mod validate;

@@ -43,6 +43,11 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args, &mut io),
         Command::Diff(args) => commands::diff::run(args, &mut io),
         Command::Release(args) => commands::release::run(args, &mut io),
+        Command::Schema(args) => commands::tooling::schema(args, &mut io),
+        Command::New(args) => commands::scaffold::new(args, &mut io),
+        Command::Init(args) => commands::scaffold::init(args, &mut io),
+        Command::Completions(args) => commands::tooling::completions(args, &mut io),
+        Command::Man(args) => commands::tooling::man(args, &mut io),
     };
     ExitCode::from(outcome.code())
 }

@@ -7,7 +7,9 @@ pub mod build;
 pub mod diff;
 pub mod inspect;
 pub mod release;
+pub mod scaffold;
 pub mod test;
+pub mod tooling;
 pub mod validate;
 
 /// How a command ended, mapped by the binary to the process exit code.

@@ -6,5 +6,8 @@ mod custom_dsm;
 mod diff;
 mod inspect;
 mod release;
+mod scaffold;
+mod schema;
 mod simulate;
+mod tooling;
 mod validate;
