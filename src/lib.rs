@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod jsonpath;
 pub mod lock;
 pub mod manifest;
+pub mod progress;
 pub mod read;
 pub mod release;
 pub mod report;

@@ -1,7 +1,7 @@
 //! `qrpack test PACK`: the pack's test cases (or `--events` files) through the
 //! simulator, offline; human, JSON and JUnit reports.
 
-use std::io::BufReader;
+use std::io::{BufReader, IsTerminal, Read};
 use std::path::Path;
 
 use quick_xml::Writer;
@@ -303,7 +303,20 @@ fn ad_hoc(args: &TestArgs, sim: &Simulator, io: &mut Io) -> Outcome {
                 return Outcome::Failure;
             }
         };
-        let mut records = match Records::new(BufReader::with_capacity(1 << 20, file)) {
+        // A progress bar for large files, unless every event is printed to the same
+        // terminal as it goes (src/progress.rs).
+        let prints_as_it_goes = args.format == Format::Human && std::io::stdout().is_terminal();
+        let bar = if prints_as_it_goes {
+            None
+        } else {
+            crate::progress::for_file(f, &format!("testing {}", f.display()), io.quiet)
+        };
+        let _shown = bar.clone().map(crate::progress::Shown);
+        let input: Box<dyn Read> = match bar {
+            Some(b) => Box::new(crate::progress::Reader::new(file, b)),
+            None => Box::new(file),
+        };
+        let mut records = match Records::new(BufReader::with_capacity(1 << 20, input)) {
             Ok(r) => r,
             Err(e) => {
                 let _ = writeln!(io.err, "error: {}:{}: {}", f.display(), e.line, e.message);

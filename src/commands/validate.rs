@@ -9,7 +9,9 @@ use crate::catalogue::Catalogue;
 use crate::cli::{Deny, ReportFormat, ValidateArgs};
 use crate::diag::{Severity, Sources, Summary, render};
 use crate::report::{InputFindings, json, sarif};
-use crate::validate::{ArchiveLimits, Options, Report, deny_warnings, validate_path};
+use crate::validate::{
+    ArchiveLimits, Options, Report, deny_warnings, validate_path, validate_reader,
+};
 
 /// An input made readable: a path on disk (standard input is spooled to a temporary
 /// file, so that memory stays flat and zips can seek).
@@ -74,7 +76,7 @@ pub fn run(args: &ValidateArgs, io: &mut Io) -> Outcome {
                 continue;
             }
         };
-        match validate_path(&opened.path, &opened.shown, &opts) {
+        match validate_input(&opened, &opts, io.quiet) {
             Ok(mut r) => {
                 if args.deny.contains(&Deny::Warnings) {
                     deny_warnings(&mut r.findings);
@@ -150,6 +152,19 @@ pub fn run(args: &ValidateArgs, io: &mut Io) -> Outcome {
     } else {
         Outcome::Success
     }
+}
+
+/// `validate_path`, with a progress bar on stderr for a large input when a person is
+/// watching (src/progress.rs); otherwise exactly `validate_path`.
+fn validate_input(opened: &Opened, opts: &Options, quiet: bool) -> Result<Report, String> {
+    let what = format!("validating {}", opened.shown);
+    let Some(bar) = crate::progress::for_file(&opened.path, &what, quiet) else {
+        return validate_path(&opened.path, &opened.shown, opts);
+    };
+    let _shown = crate::progress::Shown(bar.clone());
+    let file = std::fs::File::open(&opened.path)
+        .map_err(|e| format!("cannot read {}: {e}", opened.shown))?;
+    validate_reader(crate::progress::Reader::new(file, bar), &opened.shown, opts)
 }
 
 fn plural(n: usize) -> &'static str {

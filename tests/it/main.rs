@@ -5,6 +5,7 @@ mod common;
 mod custom_dsm;
 mod diff;
 mod inspect;
+mod progress;
 mod release;
 mod scaffold;
 mod schema;
