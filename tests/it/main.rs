@@ -1,6 +1,7 @@
 //! Integration tests: the `qrpack` binary and the library, end to end, on real files.
 
 mod build;
+mod ci_doc;
 mod common;
 mod custom_dsm;
 mod diff;
