@@ -2,6 +2,7 @@
 
 mod build;
 mod ci_doc;
+mod cli;
 mod common;
 mod custom_dsm;
 mod diff;
