@@ -244,11 +244,8 @@ pub const PACK: &[Code] = &[
         "PK130",
         E,
         "a rule's pinned uuid is not a UUID, or two rules have one uuid",
-    ),    c(
-        "PK140",
-        E,
-        "qrpack new/init would replace an existing file",
     ),
+    c("PK140", E, "qrpack new/init would replace an existing file"),
     c(
         "PK141",
         E,

@@ -148,6 +148,25 @@ fn string_map(description: &str) -> Value {
     })
 }
 
+fn deprecated(kind: &str) -> Value {
+    boolean(
+        &format!(
+            "The {kind} is deprecated: still written, in a form that keeps what refers to it working, so that a later release may remove it (docs/releases.md)."
+        ),
+        false,
+    )
+}
+
+fn deprecated_reason() -> Value {
+    string("With deprecated = true: why, in a few words; written after the DEPRECATED mark.")
+}
+
+fn replaced_by(kind: &str) -> Value {
+    string(&format!(
+        "With deprecated = true: the name of the {kind} of this pack that replaces it."
+    ))
+}
+
 fn category(description: &str) -> Value {
     json!({
         "description": description,
@@ -210,6 +229,12 @@ fn test_case() -> Value {
                         opt(
                             "properties",
                             string_map("Each property's exact value, or \"absent\" for no value."),
+                        ),
+                        opt(
+                            "fields",
+                            string_map(
+                                "Custom DSMs: each parsed field's exact value by [parsing] key (user_name, source_ip, …), or \"absent\".",
+                            ),
                         ),
                         opt(
                             "fires",
@@ -298,22 +323,96 @@ fn pack_body() -> Value {
         ],
     );
     let log_source_type = table(
-        "The built-in log source type the pack extends.",
+        "The built-in log source type the pack extends, or, with `custom = true`, the custom log source type (custom DSM) the pack defines.",
         vec![
             req(
                 "id",
                 json!({
                     "type": "integer",
-                    "description": "The type id, e.g. 445 for Microsoft Azure Active Directory. Built-in types only (below 4000).",
-                    "minimum": 1,
-                    "maximum": 3999
+                    "description": "The type id, e.g. 445 for Microsoft Azure Active Directory: a built-in type is below 4000; a custom type (custom = true) 4001 or above.",
+                    "minimum": 1
                 }),
             ),
             req(
                 "name",
-                string("The type's name, as in the rules' DeviceTypeID_Test sentence."),
+                string(
+                    "The type's name: as in the rules' DeviceTypeID_Test sentence; for a custom type, the name QRadar shows.",
+                ),
+            ),
+            opt(
+                "custom",
+                boolean(
+                    "The pack defines this log source type (a custom DSM) instead of extending a built-in one; the keys below and [parsing] need it.",
+                    false,
+                ),
+            ),
+            opt(
+                "internal_name",
+                string(
+                    "Custom types: devicetypename, a letter then letters, digits or _; default: the name's ASCII letters and digits + \"Custom\".",
+                ),
+            ),
+            opt(
+                "description",
+                string("Custom types: the log source extension's description."),
+            ),
+            opt(
+                "device_category",
+                category(
+                    "Custom types: the device category, by id or exact name; default 5 (SW/Integration).",
+                ),
+            ),
+            opt(
+                "credibility",
+                json!({ "type": "integer", "description": "Custom types: devicetypecredibility, 0–10; default 5.", "minimum": 0, "maximum": 10, "default": 5 }),
+            ),
+            opt(
+                "protocols",
+                strings(
+                    "Custom types (required there): the protocols the type accepts, by catalogue name or description, e.g. \"Universal Cloud REST API\".",
+                ),
             ),
         ],
+    );
+    let extraction = table(
+        "One way to read the field: exactly one of `json` or `regex`.",
+        vec![
+            opt(
+                "json",
+                string("A QRadar JSON key path, e.g. '/\"operationName\"'."),
+            ),
+            opt("regex", string("A Java regex over the record's text.")),
+            opt(
+                "capture_group",
+                json!({ "type": "integer", "description": "With `regex`: the group holding the value; default 1.", "default": 1 }),
+            ),
+            opt(
+                "date_format",
+                string(
+                    "`device_time` only: the value's Java date format, e.g. \"yyyy-MM-dd'T'HH:mm:ss.SSSX\".",
+                ),
+            ),
+        ],
+    );
+    let mut parsing_keys: Vec<Key> = crate::custom_dsm::FIELDS
+        .iter()
+        .map(|(key, field)| Key {
+            name: key,
+            schema: json!({
+                "type": "array",
+                "description": format!("Where QRadar's {field} is read: extractions tried in order; the first non-empty value wins."),
+                "items": extraction.clone()
+            }),
+            required: false,
+        })
+        .collect();
+    // `event_name` is required (PK109): the build checks it, the deserializer does not.
+    if let Some(k) = parsing_keys.iter_mut().find(|k| k.name == "event_name") {
+        k.required = true;
+    }
+    let parsing = table(
+        "Custom DSMs only: for each normalized field QRadar fills, the extractions to try in order (docs/pack-format.md, [parsing]).",
+        parsing_keys,
     );
     let dsm = table(
         "How the DSM turns a record into the (event id, event category) pair that QRadar maps to a QID. For a built-in DSM this is an assumption the pack states.",
@@ -388,6 +487,9 @@ fn pack_body() -> Value {
                 "labels",
                 string_map("Free-form labels for selecting events in AQL: {{qids:KEY=VALUE}}."),
             ),
+            opt("deprecated", deprecated("event")),
+            opt("deprecated_reason", deprecated_reason()),
+            opt("replaced_by", replaced_by("event")),
         ],
     );
     let expression = table(
@@ -445,6 +547,17 @@ fn pack_body() -> Value {
                 "date_pattern",
                 string("Java date pattern, required for type = \"time\"."),
             ),
+            opt(
+                "date_locale",
+                string("The locale of a time property's dates (languagetag), e.g. \"fr\"."),
+            ),
+            opt(
+                "force_parse",
+                boolean(
+                    "Parse the property as events arrive, for rules and search indexing (forceparse).",
+                    false,
+                ),
+            ),
             req(
                 "expression",
                 json!({
@@ -454,6 +567,9 @@ fn pack_body() -> Value {
                     "items": expression
                 }),
             ),
+            opt("deprecated", deprecated("property")),
+            opt("deprecated_reason", deprecated_reason()),
+            opt("replaced_by", replaced_by("property")),
         ],
     );
     let response = table(
@@ -517,6 +633,15 @@ fn pack_body() -> Value {
             ),
             opt("group", string("The rule group to file the rule under.")),
             opt("response", response),
+            opt(
+                "uuid",
+                string(
+                    "Pins the rule's uuid (QRadar's identity for a rule), so that a renamed rule keeps it; default: derived from hub_id and name.",
+                ),
+            ),
+            opt("deprecated", deprecated("rule")),
+            opt("deprecated_reason", deprecated_reason()),
+            opt("replaced_by", replaced_by("rule")),
         ],
     );
     let search = table(
@@ -576,6 +701,7 @@ fn pack_body() -> Value {
                     "Files holding more [[test]] tables, relative to the pack file's folder. A top-level key: it must come before the first [table].",
                 ),
             ),
+            opt("parsing", parsing),
         ],
     )
 }
@@ -748,19 +874,46 @@ mod tests {
                 table_path(path).join(".")
             };
             let props = t["properties"].as_object().expect("properties");
-            // Keys: the deserializer's list equals the schema's.
-            let mut doc = full.clone();
-            at(&mut doc, &table_path(path)).insert("qrpack_probe_key".into(), T::Integer(1));
-            let err = parses(which, &doc).expect_err("an unknown key is refused");
             let mut listed: Vec<String> = props.keys().cloned().collect();
             listed.sort();
-            assert_eq!(
-                accepted_keys(&err),
-                listed,
-                "keys of {where_}: the deserializer (left) and the schema (right) disagree; update src/schema.rs and run `qrpack schema > docs/schema/{}` (and `qrpack schema tests > docs/schema/{}`)",
-                file_name(Which::Pack),
-                file_name(Which::Tests),
-            );
+            let mut doc = full.clone();
+            at(&mut doc, &table_path(path)).insert("qrpack_probe_key".into(), T::Integer(1));
+            let probe = parses(which, &doc);
+            // `[parsing]` is a table of free keys for the deserializer; the build checks
+            // them against custom_dsm::FIELDS (PK107) and requires event_name (PK109). The
+            // schema lists exactly those.
+            let free_keys = which == Which::Pack && table_path(path) == ["parsing"];
+            if free_keys {
+                let mut fields: Vec<String> = crate::custom_dsm::FIELDS
+                    .iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect();
+                fields.sort();
+                assert_eq!(listed, fields, "[parsing] keys are custom_dsm::FIELDS");
+                assert!(
+                    probe.is_err(),
+                    "[parsing] refuses a value that is not a list"
+                );
+                let mut doc = full.clone();
+                at(&mut doc, &table_path(path)).insert(
+                    "qrpack_probe_key".into(),
+                    at(&mut full.clone(), &table_path(path))["event_name"].clone(),
+                );
+                assert!(
+                    parses(which, &doc).is_ok(),
+                    "the deserializer takes any [parsing] key: the build checks them (PK107)"
+                );
+            } else {
+                // Keys: the deserializer's list equals the schema's.
+                let err = probe.expect_err("an unknown key is refused");
+                assert_eq!(
+                    accepted_keys(&err),
+                    listed,
+                    "keys of {where_}: the deserializer (left) and the schema (right) disagree; update src/schema.rs and run `qrpack schema > docs/schema/{}` (and `qrpack schema tests > docs/schema/{}`)",
+                    file_name(Which::Pack),
+                    file_name(Which::Tests),
+                );
+            }
             let required: Vec<&str> = t
                 .get("required")
                 .and_then(Value::as_array)
@@ -771,7 +924,9 @@ mod tests {
                 let mut doc = full.clone();
                 at(&mut doc, &table_path(path)).remove(k);
                 let r = parses(which, &doc);
-                if required.contains(&k.as_str()) {
+                if free_keys {
+                    assert!(r.is_ok(), "{where_}.{k}: {r:?}");
+                } else if required.contains(&k.as_str()) {
                     let e = r.expect_err("a required key");
                     assert!(
                         e.starts_with("missing field"),
