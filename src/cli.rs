@@ -134,14 +134,16 @@ pub struct TestArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Also write a JUnit XML report (for CI).
-    #[arg(long, value_name = "FILE")]
+    /// Also write a JUnit XML report of the test cases (for CI; not with --events, which
+    /// runs no test case).
+    #[arg(long, value_name = "FILE", conflicts_with = "events")]
     pub junit: Option<PathBuf>,
     /// The time NOW() stands for in AQL (RFC 3339); default: each event's own time.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-    /// Show every event, not only failures.
-    #[arg(short, long)]
+    /// Show every event of every test case, not only failures (--events always shows
+    /// every event).
+    #[arg(short, long, conflicts_with = "events")]
     pub verbose: bool,
     /// Low-level categories from your own QRadar.
     #[arg(long, value_name = "FILE")]

@@ -89,6 +89,13 @@ pub fn run(args: &TestArgs, io: &mut Io) -> Outcome {
             return Outcome::Findings;
         }
     };
+    // The pack's own warnings, as `build` prints them: a test run must not hide them.
+    if !io.quiet && !built.findings.is_empty() {
+        for (n, t) in &built.extra_sources {
+            sources.add(n.clone(), t.clone());
+        }
+        let _ = write!(io.err, "{}", render(&built.findings, &sources, io.color));
+    }
     let sim = Simulator::new(&built, catalogue, now);
     if !sim.fatal.is_empty() {
         for p in &sim.fatal {

@@ -145,3 +145,50 @@ fn a_pack_without_tests_and_a_missing_file() {
     let out = qrpack(d.path(), &["test", PACK, "--events", "nope.json"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `test` shows the pack's build warnings (with their location), as `build` does, and
+/// still runs the cases; `-q` silences them.
+#[test]
+fn build_warnings_are_shown_by_test() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let pack = std::fs::read_to_string(&pack_path).expect("pack");
+    let needle = "aql = \"\"\"";
+    let at = pack.find(needle).expect("a rule with an AQL filter") + needle.len();
+    let pack = format!("{}\"Result\" = = 'x' OR {}", &pack[..at], &pack[at..]);
+    std::fs::write(&pack_path, &pack).expect("write");
+    let out = qrpack(d.path(), &["test", PACK]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("warning[PK080]"), "{stderr}");
+    assert!(stderr.contains(&format!("--> {PACK}:")), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("passed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let quiet = qrpack(d.path(), &["-q", "test", PACK]);
+    assert!(
+        !text(&quiet.stderr).contains("PK080"),
+        "{}",
+        text(&quiet.stderr)
+    );
+}
+
+/// --junit and --verbose are about test cases: with --events they are a usage error
+/// (exit 2), not silently ignored.
+#[test]
+fn junit_and_verbose_refuse_events() {
+    let d = pack_dir();
+    for flag in [&["--junit", "r.xml"][..], &["-v"][..]] {
+        let mut args = vec!["test", PACK, "--events", "tests/events/index.json"];
+        args.extend_from_slice(flag);
+        let out = qrpack(d.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        assert!(
+            text(&out.stderr).contains("cannot be used with"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!d.path().join("r.xml").exists());
+    }
+}
