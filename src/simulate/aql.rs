@@ -4,6 +4,7 @@
 //! `LOGSOURCETYPEID(logsourceid)`, `NOW()`, quoted property names. Anything else is
 //! refused as "not simulated" with the construct named, never silently passed.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A token with its byte offset in the query.
@@ -484,63 +485,281 @@ pub fn parse_query_where(q: &str) -> Result<Option<Expr>, AqlError> {
     parse_tokens(&toks[w + 1..end], end_at).map(Some)
 }
 
-/// A value during evaluation.
+/// A value during evaluation. Text borrows from the query or the event where it can:
+/// evaluating a filter allocates only for what it computes (`LOWER`, numbers as text).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
-    Str(String),
+    Str(Cow<'a, str>),
     Num(f64),
 }
 
 /// What the evaluator asks of the simulated event.
 pub trait Event {
     /// A bare field (`qid`, `username`, …); `None` when the field is not simulated.
-    fn field(&self, name: &str) -> Option<Value>;
+    fn field(&self, name: &str) -> Option<Value<'_>>;
     /// A custom property's value (NULL when absent).
-    fn property(&self, name: &str) -> Value;
-    fn qid_name(&self, qid: &Value) -> Value;
-    fn log_source_type(&self) -> Value;
-    fn now(&self) -> Value;
+    fn property(&self, name: &str) -> Value<'_>;
+    fn qid_name(&self, qid: &Value) -> Value<'_>;
+    fn log_source_type(&self) -> Value<'_>;
+    fn now(&self) -> Value<'_>;
 }
 
 /// Evaluate a condition: `Ok(Some(b))`, `Ok(None)` for SQL's unknown (NULL), or an error
-/// naming what is not simulated.
+/// naming what is not simulated. Names are looked up on every call; to evaluate one
+/// condition against many events, [`Compiled`] looks them up once.
 pub fn eval_condition(e: &Expr, ev: &dyn Event) -> Result<Option<bool>, AqlError> {
-    Ok(match e {
-        Expr::Not(x) => eval_condition(x, ev)?.map(|b| !b),
-        Expr::And(a, b) => match (eval_condition(a, ev)?, eval_condition(b, ev)?) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
-        Expr::Or(a, b) => match (eval_condition(a, ev)?, eval_condition(b, ev)?) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
-        Expr::Cmp(op, a, b) => compare(op, &eval(a, ev)?, &eval(b, ev)?),
+    let mut fields = Vec::new();
+    let mut properties = Vec::new();
+    let c = Compiled::new(e, &mut |n| Some(intern(&mut fields, n)), &mut |n| {
+        Some(intern(&mut properties, n))
+    });
+    c.eval(&ByName {
+        ev,
+        fields,
+        properties,
+    })
+}
+
+fn intern(names: &mut Vec<String>, name: &str) -> u32 {
+    match names.iter().position(|n| n == name) {
+        Some(i) => i as u32,
+        None => {
+            names.push(name.to_string());
+            (names.len() - 1) as u32
+        }
+    }
+}
+
+/// An [`Event`] seen through slots numbered by `eval_condition`.
+struct ByName<'e> {
+    ev: &'e dyn Event,
+    fields: Vec<String>,
+    properties: Vec<String>,
+}
+
+impl Slots for ByName<'_> {
+    fn field(&self, slot: u32) -> Option<Value<'_>> {
+        self.ev.field(&self.fields[slot as usize])
+    }
+    fn property(&self, slot: u32) -> Value<'_> {
+        self.ev.property(&self.properties[slot as usize])
+    }
+    fn qid_name(&self, qid: &Value) -> Value<'_> {
+        self.ev.qid_name(qid)
+    }
+    fn log_source_type(&self) -> Value<'_> {
+        self.ev.log_source_type()
+    }
+    fn now(&self) -> Value<'_> {
+        self.ev.now()
+    }
+}
+
+/// What a [`Compiled`] condition asks of the event: values by the slots its names were
+/// resolved to.
+pub trait Slots {
+    /// `None`: the field is not simulated for this event.
+    fn field(&self, slot: u32) -> Option<Value<'_>>;
+    /// A custom property's value (NULL when absent).
+    fn property(&self, slot: u32) -> Value<'_>;
+    fn qid_name(&self, qid: &Value) -> Value<'_>;
+    fn log_source_type(&self) -> Value<'_>;
+    fn now(&self) -> Value<'_>;
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Func {
+    Lower,
+    Upper,
+    QidName,
+    /// Whether the argument is `logsourceid`, the only one simulated.
+    LogSourceTypeId(bool),
+    Now,
+    Other,
+}
+
+/// [`Expr`] with its operators, functions, fields and properties resolved.
+#[derive(Debug, Clone)]
+enum Node {
+    Null,
+    Str(String),
+    Num(f64),
+    /// A field's slot, `None` when it is not simulated; the name is for the error.
+    Field(Option<u32>, String),
+    /// A property's slot, `None` when the event never has it (NULL).
+    Property(Option<u32>),
+    Call(Func, String, Vec<Node>),
+    Not(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Cmp(CmpOp, Box<Node>, Box<Node>),
+    Arith(ArithOp, Box<Node>, Box<Node>),
+    Like {
+        value: Box<Node>,
+        pattern: Box<Node>,
+        insensitive: bool,
+        negated: bool,
+    },
+    In {
+        value: Box<Node>,
+        list: Vec<Node>,
+        negated: bool,
+    },
+    IsNull {
+        value: Box<Node>,
+        negated: bool,
+    },
+}
+
+/// A condition whose names are looked up once, to be evaluated against many events.
+/// It evaluates exactly as the [`Expr`] it comes from: the same values, the same NULLs,
+/// the same "not simulated" errors at the same points.
+#[derive(Debug, Clone)]
+pub struct Compiled(Node);
+
+/// Resolves a field or property name to a slot.
+pub type Resolver<'r> = &'r mut dyn FnMut(&str) -> Option<u32>;
+
+impl Compiled {
+    /// `field`: the slot of a bare field, `None` when it is not simulated. `property`:
+    /// the slot of a quoted property, `None` when the event never has it.
+    pub fn new(e: &Expr, field: Resolver, property: Resolver) -> Compiled {
+        Compiled(node(e, field, property))
+    }
+
+    /// As [`eval_condition`].
+    pub fn eval(&self, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
+        cond(&self.0, ev)
+    }
+}
+
+fn node(e: &Expr, field: Resolver, property: Resolver) -> Node {
+    let mut sub = |x: &Expr| Box::new(node(x, field, property));
+    match e {
+        Expr::Null => Node::Null,
+        Expr::Str(s) => Node::Str(s.clone()),
+        Expr::Num(n) => Node::Num(*n),
+        Expr::Field(f) => Node::Field(field(f), f.clone()),
+        Expr::Property(p) => Node::Property(property(p)),
+        Expr::Call(name, args) => {
+            let f = match name.as_str() {
+                "LOWER" => Func::Lower,
+                "UPPER" => Func::Upper,
+                "QIDNAME" => Func::QidName,
+                "LOGSOURCETYPEID" => Func::LogSourceTypeId(
+                    matches!(args.first(), Some(Expr::Field(f)) if f == "logsourceid"),
+                ),
+                "NOW" => Func::Now,
+                _ => Func::Other,
+            };
+            let args = args.iter().map(|a| node(a, field, property)).collect();
+            Node::Call(f, name.clone(), args)
+        }
+        Expr::Not(x) => Node::Not(sub(x)),
+        Expr::And(a, b) => Node::And(sub(a), sub(b)),
+        Expr::Or(a, b) => Node::Or(sub(a), sub(b)),
+        Expr::Cmp(op, a, b) => {
+            let op = match *op {
+                "=" => CmpOp::Eq,
+                "<>" => CmpOp::Ne,
+                "<" => CmpOp::Lt,
+                "<=" => CmpOp::Le,
+                ">" => CmpOp::Gt,
+                _ => CmpOp::Ge,
+            };
+            Node::Cmp(op, sub(a), sub(b))
+        }
+        Expr::Arith(op, a, b) => {
+            let op = match *op {
+                "+" => ArithOp::Add,
+                "-" => ArithOp::Sub,
+                "*" => ArithOp::Mul,
+                _ => ArithOp::Div,
+            };
+            Node::Arith(op, sub(a), sub(b))
+        }
         Expr::Like {
             value,
             pattern,
             insensitive,
             negated,
-        } => match (eval(value, ev)?, eval(pattern, ev)?) {
-            (Value::Null, _) | (_, Value::Null) => None,
-            (v, p) => Some(like(&as_text(&v), &as_text(&p), *insensitive) != *negated),
+        } => Node::Like {
+            value: sub(value),
+            pattern: sub(pattern),
+            insensitive: *insensitive,
+            negated: *negated,
         },
         Expr::In {
             value,
             list,
             negated,
+        } => Node::In {
+            value: sub(value),
+            list: list.iter().map(|a| node(a, field, property)).collect(),
+            negated: *negated,
+        },
+        Expr::IsNull { value, negated } => Node::IsNull {
+            value: sub(value),
+            negated: *negated,
+        },
+    }
+}
+
+fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
+    Ok(match e {
+        Node::Not(x) => cond(x, ev)?.map(|b| !b),
+        Node::And(a, b) => match (cond(a, ev)?, cond(b, ev)?) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Node::Or(a, b) => match (cond(a, ev)?, cond(b, ev)?) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Node::Cmp(op, a, b) => compare(*op, &value(a, ev)?, &value(b, ev)?),
+        Node::Like {
+            value: v,
+            pattern,
+            insensitive,
+            negated,
+        } => match (value(v, ev)?, value(pattern, ev)?) {
+            (Value::Null, _) | (_, Value::Null) => None,
+            (v, p) => Some(like(&as_text(&v), &as_text(&p), *insensitive) != *negated),
+        },
+        Node::In {
+            value: v,
+            list,
+            negated,
         } => {
-            let v = eval(value, ev)?;
-            if v == Value::Null {
+            let v = value(v, ev)?;
+            if matches!(v, Value::Null) {
                 None
             } else {
                 let mut found = false;
                 let mut unknown = false;
                 for item in list {
-                    match compare("=", &v, &eval(item, ev)?) {
+                    match compare(CmpOp::Eq, &v, &value(item, ev)?) {
                         Some(true) => found = true,
                         None => unknown = true,
                         Some(false) => {}
@@ -555,8 +774,10 @@ pub fn eval_condition(e: &Expr, ev: &dyn Event) -> Result<Option<bool>, AqlError
                 }
             }
         }
-        Expr::IsNull { value, negated } => Some((eval(value, ev)? == Value::Null) != *negated),
-        other => match eval(other, ev)? {
+        Node::IsNull { value: v, negated } => {
+            Some(matches!(value(v, ev)?, Value::Null) != *negated)
+        }
+        other => match value(other, ev)? {
             Value::Null => None,
             Value::Num(n) => Some(n != 0.0),
             Value::Str(s) => return Err(unsupported(0, format!("'{s}' is not a condition"))),
@@ -564,74 +785,72 @@ pub fn eval_condition(e: &Expr, ev: &dyn Event) -> Result<Option<bool>, AqlError
     })
 }
 
-fn eval(e: &Expr, ev: &dyn Event) -> Result<Value, AqlError> {
+fn value<'a>(e: &'a Node, ev: &'a dyn Slots) -> Result<Value<'a>, AqlError> {
     Ok(match e {
-        Expr::Null => Value::Null,
-        Expr::Str(s) => Value::Str(s.clone()),
-        Expr::Num(n) => Value::Num(*n),
-        Expr::Property(p) => ev.property(p),
-        Expr::Field(f) => ev
-            .field(f)
+        Node::Null => Value::Null,
+        Node::Str(s) => Value::Str(Cow::Borrowed(s)),
+        Node::Num(n) => Value::Num(*n),
+        Node::Property(p) => p.map_or(Value::Null, |p| ev.property(p)),
+        Node::Field(slot, f) => slot
+            .and_then(|s| ev.field(s))
             .ok_or_else(|| unsupported(0, format!("the field {f} is not simulated")))?,
-        Expr::Call(name, args) => {
-            let arg = |i: usize| -> Result<Value, AqlError> {
+        Node::Call(func, name, args) => {
+            let arg = |i: usize| -> Result<Value<'a>, AqlError> {
                 match args.get(i) {
-                    Some(a) => eval(a, ev),
+                    Some(a) => value(a, ev),
                     None => Err(syntax(0, format!("{name}() needs an argument"))),
                 }
             };
-            match name.as_str() {
-                "LOWER" => map_text(arg(0)?, |s| s.to_lowercase()),
-                "UPPER" => map_text(arg(0)?, |s| s.to_uppercase()),
-                "QIDNAME" => ev.qid_name(&arg(0)?),
-                "LOGSOURCETYPEID" => {
-                    if !matches!(args.first(), Some(Expr::Field(f)) if f == "logsourceid") {
-                        return Err(unsupported(
-                            0,
-                            "LOGSOURCETYPEID() is simulated for logsourceid only",
-                        ));
-                    }
-                    ev.log_source_type()
-                }
-                "NOW" => ev.now(),
-                other => {
+            match func {
+                Func::Lower => map_text(arg(0)?, |s| s.to_lowercase()),
+                Func::Upper => map_text(arg(0)?, |s| s.to_uppercase()),
+                Func::QidName => ev.qid_name(&arg(0)?),
+                Func::LogSourceTypeId(true) => ev.log_source_type(),
+                Func::LogSourceTypeId(false) => {
                     return Err(unsupported(
                         0,
-                        format!("the function {other}() is not simulated"),
+                        "LOGSOURCETYPEID() is simulated for logsourceid only",
+                    ));
+                }
+                Func::Now => ev.now(),
+                Func::Other => {
+                    return Err(unsupported(
+                        0,
+                        format!("the function {name}() is not simulated"),
                     ));
                 }
             }
         }
-        Expr::Arith(op, a, b) => match (num(&eval(a, ev)?), num(&eval(b, ev)?)) {
-            (Some(x), Some(y)) => Value::Num(match *op {
-                "+" => x + y,
-                "-" => x - y,
-                "*" => x * y,
-                _ if y == 0.0 => return Ok(Value::Null),
-                _ => x / y,
+        Node::Arith(op, a, b) => match (num(&value(a, ev)?), num(&value(b, ev)?)) {
+            (Some(x), Some(y)) => Value::Num(match op {
+                ArithOp::Add => x + y,
+                ArithOp::Sub => x - y,
+                ArithOp::Mul => x * y,
+                ArithOp::Div if y == 0.0 => return Ok(Value::Null),
+                ArithOp::Div => x / y,
             }),
             _ => Value::Null,
         },
-        cond => match eval_condition(cond, ev)? {
+        c => match cond(c, ev)? {
             None => Value::Null,
             Some(b) => Value::Num(if b { 1.0 } else { 0.0 }),
         },
     })
 }
 
-fn map_text(v: Value, f: impl Fn(&str) -> String) -> Value {
+fn map_text<'a>(v: Value<'_>, f: impl Fn(&str) -> String) -> Value<'a> {
     match v {
         Value::Null => Value::Null,
-        other => Value::Str(f(&as_text(&other))),
+        other => Value::Str(Cow::Owned(f(&as_text(&other)))),
     }
 }
 
-fn as_text(v: &Value) -> String {
+fn as_text<'v>(v: &'v Value<'_>) -> Cow<'v, str> {
     match v {
-        Value::Null => String::new(),
-        Value::Str(s) => s.clone(),
-        Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
-        Value::Num(n) => n.to_string(),
+        Value::Null => Cow::Borrowed(""),
+        Value::Str(s) => Cow::Borrowed(s),
+        Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => Cow::Owned(format!("{}", *n as i64)),
+        Value::Num(n) => Cow::Owned(n.to_string()),
     }
 }
 
@@ -643,7 +862,7 @@ fn num(v: &Value) -> Option<f64> {
     }
 }
 
-fn compare(op: &str, a: &Value, b: &Value) -> Option<bool> {
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
     use std::cmp::Ordering;
     let ord = match (a, b) {
         (Value::Null, _) | (_, Value::Null) => return None,
@@ -654,12 +873,12 @@ fn compare(op: &str, a: &Value, b: &Value) -> Option<bool> {
         },
     };
     Some(match op {
-        "=" => ord == Ordering::Equal,
-        "<>" => ord != Ordering::Equal,
-        "<" => ord == Ordering::Less,
-        "<=" => ord != Ordering::Greater,
-        ">" => ord == Ordering::Greater,
-        _ => ord != Ordering::Less,
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Ne => ord != Ordering::Equal,
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
     })
 }
 
@@ -729,7 +948,7 @@ mod tests {
         props: BTreeMap<&'static str, &'static str>,
     }
     impl Event for Ev {
-        fn field(&self, name: &str) -> Option<Value> {
+        fn field(&self, name: &str) -> Option<Value<'_>> {
             match name {
                 "qid" => Some(Value::Num(2000004.0)),
                 "username" => Some(Value::Str("adele@contoso.com".into())),
@@ -737,18 +956,18 @@ mod tests {
                 _ => None,
             }
         }
-        fn property(&self, name: &str) -> Value {
+        fn property(&self, name: &str) -> Value<'_> {
             self.props
                 .get(name)
-                .map_or(Value::Null, |v| Value::Str(v.to_string()))
+                .map_or(Value::Null, |v| Value::Str(Cow::Borrowed(v)))
         }
-        fn qid_name(&self, _: &Value) -> Value {
+        fn qid_name(&self, _: &Value) -> Value<'_> {
             Value::Str("Create application password for user".into())
         }
-        fn log_source_type(&self) -> Value {
+        fn log_source_type(&self) -> Value<'_> {
             Value::Num(445.0)
         }
-        fn now(&self) -> Value {
+        fn now(&self) -> Value<'_> {
             Value::Num(1_000_000.0)
         }
     }

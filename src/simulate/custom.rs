@@ -12,11 +12,17 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::tape::Tape;
+use super::scan::{PathId, PathSet, Scan};
 use crate::device_ext::{DeviceExtension, JsonPiece, parse_json_pattern};
 
+/// A piece of a JSON pattern, its key paths added to the simulator's [`PathSet`].
+enum Piece {
+    Literal(String),
+    Path(PathId),
+}
+
 enum Extract {
-    Json(Vec<JsonPiece>),
+    Json(Vec<Piece>),
     /// A regex and the `capture-group` value: a group number or a substitution (`\1:\2`).
     Regex(regex::Regex, String),
 }
@@ -56,7 +62,13 @@ fn qradar_name(name: &str) -> Option<&str> {
 
 impl Parser {
     /// Compile the extension's matchers; what cannot run is said in `problems`.
-    pub fn new(ext: &DeviceExtension, problems: &mut Vec<String>) -> Parser {
+    /// The key paths of JSON patterns are added to `paths`, which the simulator's
+    /// single pass over each record then finds.
+    pub fn new(
+        ext: &DeviceExtension,
+        problems: &mut Vec<String>,
+        paths: &mut PathSet,
+    ) -> Parser {
         let mut fields: HashMap<String, Vec<FieldMatcher>> = HashMap::new();
         for g in &ext.groups {
             for m in &g.matchers {
@@ -69,7 +81,15 @@ impl Parser {
                 };
                 let extract = if m.json {
                     match parse_json_pattern(&p.text) {
-                        Ok(pieces) => Extract::Json(pieces),
+                        Ok(pieces) => Extract::Json(
+                            pieces
+                                .into_iter()
+                                .map(|p| match p {
+                                    JsonPiece::Literal(l) => Piece::Literal(l),
+                                    JsonPiece::Path(k) => Piece::Path(paths.add(&k)),
+                                })
+                                .collect(),
+                        ),
                         Err(e) => {
                             problems.push(format!(
                                 "{}: pattern \"{}\" is not a key path ({e}); not simulated",
@@ -125,23 +145,23 @@ impl Parser {
     /// Every field the parsing fills, by `[parsing]` key, for one record.
     pub fn all(
         &self,
-        tape: &Tape,
+        scan: &Scan,
         raw: &str,
     ) -> std::collections::BTreeMap<String, Option<String>> {
         crate::custom_dsm::FIELDS
             .iter()
             .filter(|(_, q)| self.fields.contains_key(*q))
-            .map(|(k, _)| (k.to_string(), self.field(k, tape, raw).map(Cow::into_owned)))
+            .map(|(k, _)| (k.to_string(), self.field(k, scan, raw).map(Cow::into_owned)))
             .collect()
     }
 
-    /// The value of a field for one record (its tape and text), or `None`. DeviceTime
+    /// The value of a field for one record (its scan and text), or `None`. DeviceTime
     /// (`time`) comes back as RFC 3339 when its date format could be read.
-    pub fn field<'t>(&self, name: &str, tape: &Tape, raw: &'t str) -> Option<Cow<'t, str>> {
+    pub fn field<'t>(&self, name: &str, scan: &Scan, raw: &'t str) -> Option<Cow<'t, str>> {
         let q = qradar_name(name)?;
         for m in self.fields.get(q)? {
             let value = match &m.extract {
-                Extract::Json(pieces) => json_value(pieces, tape, raw),
+                Extract::Json(pieces) => json_value(pieces, scan, raw),
                 Extract::Regex(re, capture) => regex_value(re, capture, raw),
             };
             let Some(v) = value.filter(|v| !v.is_empty()) else {
@@ -164,15 +184,15 @@ impl Parser {
     }
 }
 
-fn json_value<'t>(pieces: &[JsonPiece], tape: &Tape, raw: &'t str) -> Option<Cow<'t, str>> {
-    if let [JsonPiece::Path(k)] = pieces {
-        return tape.extract(raw, k);
+fn json_value<'t>(pieces: &[Piece], scan: &Scan, raw: &'t str) -> Option<Cow<'t, str>> {
+    if let [Piece::Path(k)] = pieces {
+        return scan.extract(raw, *k);
     }
     let mut out = String::new();
     for p in pieces {
         match p {
-            JsonPiece::Literal(l) => out.push_str(l),
-            JsonPiece::Path(k) => out.push_str(&tape.extract(raw, k)?),
+            Piece::Literal(l) => out.push_str(l),
+            Piece::Path(k) => out.push_str(&scan.extract(raw, *k)?),
         }
     }
     Some(Cow::Owned(out))

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use std::borrow::Cow;
 
-use super::aql::{self, AqlError, Expr, Value};
-use super::tape::Tape;
+use super::aql::{self, AqlError, Compiled, Value};
+use super::scan::{PathId, PathSet, Scan};
 use crate::build::Built;
 use crate::catalogue::Catalogue;
 use crate::content::Extraction;
@@ -21,6 +21,10 @@ use crate::rule::RuleTest;
 enum Part {
     Lit(String),
     Var(String),
+    /// A placeholder with its `[dsm.fields]` paths.
+    Field(String, Vec<PathId>),
+    /// A placeholder a custom DSM's parsing fills.
+    Custom(String),
 }
 
 fn parts(t: &str) -> Vec<Part> {
@@ -63,7 +67,7 @@ pub struct EventInfo {
 }
 
 enum Extractor {
-    Json(KeyPath),
+    Json(PathId),
     Regex(regex::Regex, usize),
     /// An expression qrpack cannot run (Java-only regex); the reason is in `problems`.
     Unsupported,
@@ -87,12 +91,12 @@ pub struct Rule {
     pub enabled: bool,
     types: Option<Vec<i64>>,
     qids: Option<Vec<i64>>,
-    filter: Option<Result<Expr, AqlError>>,
+    filter: Option<Result<Compiled, AqlError>>,
 }
 
 struct Search {
     name: String,
-    filter: Result<Option<Expr>, AqlError>,
+    filter: Result<Option<Compiled>, AqlError>,
 }
 
 /// A pack, ready to simulate.
@@ -100,10 +104,14 @@ pub struct Simulator {
     type_id: i64,
     id_parts: Vec<Part>,
     cat_parts: Vec<Part>,
-    fields: BTreeMap<String, Vec<KeyPath>>,
+    fields: BTreeMap<String, Vec<PathId>>,
+    /// The paths of `[dsm.fields] time`: `starttime` and `devicetime`.
+    time_paths: Option<Vec<PathId>>,
+    /// Every key path the pack reads (fields and JSON expressions), found in one pass
+    /// over each record.
+    paths: PathSet,
     /// `event id` + U+001F + `category` → event index.
     mappings: HashMap<String, usize>,
-    property_index: HashMap<String, usize>,
     pub events: Vec<EventInfo>,
     by_qid: HashMap<i64, usize>,
     properties: Vec<Property>,
@@ -149,26 +157,43 @@ impl Simulator {
     pub fn new(built: &Built, catalogue: &Catalogue, now: Option<i64>) -> Simulator {
         let mut problems = Vec::new();
         let mut fatal = Vec::new();
-        let fields: BTreeMap<String, Vec<KeyPath>> = built
+        let mut paths = PathSet::default();
+        let fields: BTreeMap<String, Vec<PathId>> = built
             .dsm
             .fields
             .iter()
-            .map(|(k, paths)| {
+            .map(|(k, ps)| {
                 (
                     k.clone(),
-                    paths
-                        .iter()
+                    ps.iter()
                         .filter_map(|p| KeyPath::parse(p).ok())
+                        .map(|p| paths.add(&p))
                         .collect(),
                 )
             })
             .collect();
-        let id_parts = parts(&built.dsm.event_id);
-        let cat_parts = parts(&built.dsm.event_category);
         let custom = built
             .custom_dsm
             .as_ref()
-            .map(|c| super::custom::Parser::new(&c.extension, &mut problems));
+            .map(|c| super::custom::Parser::new(&c.extension, &mut problems, &mut paths));
+        // Each placeholder resolved once: a custom DSM's own parsing fills those it
+        // knows (and only those); otherwise the `[dsm.fields]` paths.
+        let resolve = |t: &str| -> Vec<Part> {
+            parts(t)
+                .into_iter()
+                .map(|p| match (p, &custom) {
+                    (Part::Var(v), Some(c)) if c.has(&v) => Part::Custom(v),
+                    (Part::Var(v), None) if fields.contains_key(&v) => {
+                        let ps = fields[&v].clone();
+                        Part::Field(v, ps)
+                    }
+                    (other, _) => other,
+                })
+                .collect()
+        };
+        let id_parts = resolve(&built.dsm.event_id);
+        let cat_parts = resolve(&built.dsm.event_category);
+        let time_paths = fields.get("time").cloned();
         for p in id_parts.iter().chain(cat_parts.iter()) {
             if let Part::Var(v) = p
                 && !fields.contains_key(v)
@@ -216,7 +241,7 @@ impl Simulator {
             };
             let extractor = match &e.extraction {
                 Extraction::Json(j) => match KeyPath::parse(j) {
-                    Ok(k) => Extractor::Json(k),
+                    Ok(k) => Extractor::Json(paths.add(&k)),
                     Err(_) => Extractor::Unsupported,
                 },
                 Extraction::Regex {
@@ -247,6 +272,35 @@ impl Simulator {
             // QRadar tries a property's expressions in rank order [guess: first value wins].
             p.expressions.sort_by_key(|e| e.rank);
         }
+        // AQL filters with their names looked up once: fields by what the simulator
+        // knows of them, properties by their place in `properties` (the last of a name).
+        // Does the pack say where a field is read (as `has_field`)?
+        let has = |name: &str| match &custom {
+            Some(c) => c.has(name),
+            None => fields.contains_key(name),
+        };
+        let compile = |e: &aql::Expr| {
+            Compiled::new(
+                e,
+                &mut |name| match name {
+                    "qid" => Some(F_QID),
+                    "category" => Some(F_CATEGORY),
+                    "highlevelcategory" => Some(F_HIGHLEVELCATEGORY),
+                    "severity" => Some(F_SEVERITY),
+                    "starttime" | "devicetime" if has("time") => Some(F_STARTTIME),
+                    _ => TEXT_FIELDS
+                        .iter()
+                        .position(|f| *f == name && has(name))
+                        .map(|i| F_TEXT + i as u32),
+                },
+                &mut |name| {
+                    properties
+                        .iter()
+                        .rposition(|p| p.name == name)
+                        .map(|i| i as u32)
+                },
+            )
+        };
         let rules = built
             .rules
             .iter()
@@ -267,7 +321,9 @@ impl Simulator {
                         RuleTest::Qids(qs) => {
                             rule.qids = Some(qs.iter().map(|(q, _)| *q).collect())
                         }
-                        RuleTest::Aql(f) => rule.filter = Some(aql::parse_condition(f)),
+                        RuleTest::Aql(f) => {
+                            rule.filter = Some(aql::parse_condition(f).map(|e| compile(&e)))
+                        }
                     }
                 }
                 rule
@@ -278,20 +334,16 @@ impl Simulator {
             .iter()
             .map(|s| Search {
                 name: s.name.clone(),
-                filter: aql::parse_query_where(&s.aql),
+                filter: aql::parse_query_where(&s.aql).map(|w| w.map(|e| compile(&e))),
             })
             .collect();
-        let property_index = properties
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.clone(), i))
-            .collect();
         Simulator {
-            property_index,
             type_id: built.log_source_type.0,
             id_parts,
             cat_parts,
             fields,
+            time_paths,
+            paths,
             mappings,
             events,
             by_qid,
@@ -305,76 +357,83 @@ impl Simulator {
         }
     }
 
-    /// Does the pack say where this field (placeholder or normalized field) is read?
-    fn has_field(&self, name: &str) -> bool {
-        match &self.custom {
-            Some(c) => c.has(name),
-            None => self.fields.contains_key(name),
-        }
-    }
 
-    fn render(&self, parts: &[Part], rec: &Rec) -> Result<String, String> {
-        let mut out = String::new();
+    /// Append the template's text for this record to `out`.
+    fn render(&self, parts: &[Part], rec: &Rec, out: &mut String) -> Result<(), String> {
         for p in parts {
             match p {
                 Part::Lit(l) => out.push_str(l),
-                Part::Var(v) => {
-                    let value = self.field(v, rec).ok_or_else(|| match self.has_field(v) {
-                        true => format!("the record has no value for `{v}`"),
-                        false => format!("no [dsm.fields] path for `{v}`"),
-                    })?;
+                Part::Field(v, paths) => {
+                    let value = paths
+                        .iter()
+                        .find_map(|&k| rec.scan.extract(rec.raw, k))
+                        .ok_or_else(|| format!("the record has no value for `{v}`"))?;
                     out.push_str(&value);
                 }
+                Part::Custom(v) => {
+                    let value = self
+                        .custom
+                        .as_ref()
+                        .and_then(|c| c.field(v, rec.scan, rec.raw))
+                        .ok_or_else(|| format!("the record has no value for `{v}`"))?;
+                    out.push_str(&value);
+                }
+                Part::Var(v) => return Err(format!("no [dsm.fields] path for `{v}`")),
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn field<'t>(&self, name: &str, rec: &Rec<'t>) -> Option<Cow<'t, str>> {
         if let Some(c) = &self.custom {
-            return c.field(name, rec.tape, rec.raw);
+            return c.field(name, rec.scan, rec.raw);
         }
         self.fields
             .get(name)?
             .iter()
-            .find_map(|k| rec.tape.extract(rec.raw, k))
+            .find_map(|&k| rec.scan.extract(rec.raw, k))
     }
 
     /// Run one record (its raw JSON text).
     pub fn run(&self, raw: &str) -> Result<Outcome, String> {
-        TAPE.with(|t| {
-            let mut tape = t.borrow_mut();
-            tape.parse(raw)
+        SCAN.with(|t| {
+            let mut scan = t.borrow_mut();
+            scan.parse(&self.paths, raw)
                 .map_err(|e| format!("not JSON at byte {}: {}", e.0, e.1))?;
-            let rec = Rec { tape: &tape, raw };
+            let rec = Rec { scan: &scan, raw };
             let eval = self.evaluate(&rec);
             Ok(self.outcome(&rec, eval))
         })
     }
 
     /// Run one record and keep only what the summary needs: the event it maps to.
+    /// Everything is evaluated as for `run` (device event, QID, every property, every
+    /// rule and search); only the report is not built.
     pub fn run_quick(&self, raw: &str) -> Result<Option<usize>, String> {
-        TAPE.with(|t| {
-            let mut tape = t.borrow_mut();
-            tape.parse(raw)
+        SCAN.with(|t| {
+            let mut scan = t.borrow_mut();
+            scan.parse(&self.paths, raw)
                 .map_err(|e| format!("not JSON at byte {}: {}", e.0, e.1))?;
-            let rec = Rec { tape: &tape, raw };
+            let rec = Rec { scan: &scan, raw };
             Ok(self.evaluate(&rec).event)
         })
     }
 
     fn evaluate<'t>(&self, rec: &Rec<'t>) -> Eval<'t> {
-        let device = match (
-            self.render(&self.id_parts, rec),
-            self.render(&self.cat_parts, rec),
-        ) {
-            (Ok(id), Ok(cat)) => Ok((id, cat)),
+        // The id and the category in one string, as the mappings are keyed.
+        let mut key = String::with_capacity(96);
+        let id = self.render(&self.id_parts, rec, &mut key);
+        let split = key.len();
+        key.push('\u{1f}');
+        let cat = self.render(&self.cat_parts, rec, &mut key);
+        let device = match (id, cat) {
+            (Ok(()), Ok(())) => Ok((key, split)),
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let event = device
             .as_ref()
             .ok()
-            .and_then(|(id, cat)| self.mappings.get(&mapping_key(id, cat)).copied());
+            .and_then(|(key, _)| self.mappings.get(key.as_str()).copied());
         let qid = event.map(|i| self.events[i].qid);
         let mut props = Vec::with_capacity(self.properties.len());
         for p in &self.properties {
@@ -385,7 +444,7 @@ impl Simulator {
                 .filter(|x| x.qid.is_none() || x.qid == qid)
             {
                 value = match &x.extractor {
-                    Extractor::Json(k) => rec.tape.extract(rec.raw, k),
+                    Extractor::Json(k) => rec.scan.extract(rec.raw, *k),
                     Extractor::Regex(r, g) => r
                         .captures(rec.raw)
                         .and_then(|c| c.get(*g))
@@ -410,6 +469,7 @@ impl Simulator {
             sim: self,
             rec,
             eval: &eval,
+            start: std::cell::OnceCell::new(),
         };
         let rules: Vec<(Option<bool>, Reason)> = self.rules.iter().map(|r| view.rule(r)).collect();
         let searches: Vec<(Option<bool>, Reason)> = self
@@ -424,7 +484,7 @@ impl Simulator {
                     Reason::Owned(format!("the query does not parse: {e}")),
                 ),
                 Ok(None) => (Some(true), Reason::Static("no WHERE clause")),
-                Ok(Some(w)) => match aql::eval_condition(w, &view) {
+                Ok(Some(w)) => match w.eval(&view) {
                     Ok(Some(true)) => (Some(true), Reason::Static("its WHERE clause is true")),
                     Ok(Some(false)) => (Some(false), Reason::Static("its WHERE clause is false")),
                     Ok(None) => (
@@ -444,7 +504,11 @@ impl Simulator {
 
     fn outcome(&self, rec: &Rec, eval: Eval) -> Outcome {
         let (device_event_id, device_event_category, mut unmapped) = match eval.device {
-            Ok((i, c)) => (Some(i), Some(c), None),
+            Ok((key, split)) => (
+                Some(key[..split].to_string()),
+                Some(key[split + 1..].to_string()),
+                None,
+            ),
             Err(e) => (None, None, Some(e)),
         };
         if unmapped.is_none() && eval.event.is_none() {
@@ -473,7 +537,7 @@ impl Simulator {
             fields: self
                 .custom
                 .as_ref()
-                .map(|c| c.all(rec.tape, rec.raw))
+                .map(|c| c.all(rec.scan, rec.raw))
                 .unwrap_or_default(),
             rules: self
                 .rules
@@ -500,8 +564,8 @@ impl Simulator {
 }
 
 thread_local! {
-    /// One tape per thread, reused across records.
-    static TAPE: std::cell::RefCell<Tape> = std::cell::RefCell::new(Tape::default());
+    /// One scan per thread, reused across records.
+    static SCAN: std::cell::RefCell<Scan> = std::cell::RefCell::new(Scan::default());
 }
 
 fn mapping_key(id: &str, cat: &str) -> String {
@@ -512,16 +576,19 @@ fn mapping_key(id: &str, cat: &str) -> String {
     k
 }
 
-/// A record being simulated: its tape and text.
+/// A record being simulated: its scan and text.
 struct Rec<'t> {
-    tape: &'t Tape,
+    scan: &'t Scan,
     raw: &'t str,
 }
 
-/// Why a rule or search matched or not: mostly fixed words, owned only when needed.
+/// Why a rule or search matched or not: mostly fixed words; the words are put together
+/// only when a report shows them.
 enum Reason {
     Static(&'static str),
     Owned(String),
+    TypeNotTested(i64),
+    QidNotTested(i64),
 }
 
 impl Reason {
@@ -529,13 +596,16 @@ impl Reason {
         match self {
             Reason::Static(s) => s.to_string(),
             Reason::Owned(s) => s,
+            Reason::TypeNotTested(t) => format!("log source type {t} is not tested"),
+            Reason::QidNotTested(q) => format!("QID {q} is not in its QID test"),
         }
     }
 }
 
 /// One event's evaluation, borrowing from the record.
 struct Eval<'t> {
-    device: Result<(String, String), String>,
+    /// `id` U+001F `category`, and where the id ends.
+    device: Result<(String, usize), String>,
     event: Option<usize>,
     props: Vec<Option<Cow<'t, str>>>,
     rules: Vec<(Option<bool>, Reason)>,
@@ -547,6 +617,8 @@ struct View<'a, 't> {
     sim: &'a Simulator,
     rec: &'a Rec<'t>,
     eval: &'a Eval<'t>,
+    /// The event's time in ms, read once for every filter and `NOW()` that asks.
+    start: std::cell::OnceCell<Option<i64>>,
 }
 
 impl View<'_, '_> {
@@ -557,13 +629,7 @@ impl View<'_, '_> {
         if let Some(types) = &r.types
             && !types.contains(&self.sim.type_id)
         {
-            return (
-                Some(false),
-                Reason::Owned(format!(
-                    "log source type {} is not tested",
-                    self.sim.type_id
-                )),
-            );
+            return (Some(false), Reason::TypeNotTested(self.sim.type_id));
         }
         let qid = self.eval.event.map(|i| self.sim.events[i].qid);
         if let Some(qids) = &r.qids {
@@ -575,10 +641,7 @@ impl View<'_, '_> {
                     );
                 }
                 Some(q) if !qids.contains(&q) => {
-                    return (
-                        Some(false),
-                        Reason::Owned(format!("QID {q} is not in its QID test")),
-                    );
+                    return (Some(false), Reason::QidNotTested(q));
                 }
                 Some(_) => {}
             }
@@ -592,7 +655,7 @@ impl View<'_, '_> {
                 None,
                 Reason::Owned(format!("its AQL filter does not parse: {e}")),
             ),
-            Some(Ok(f)) => match aql::eval_condition(f, self) {
+            Some(Ok(f)) => match f.eval(self) {
                 Ok(Some(true)) => (
                     Some(true),
                     Reason::Static("log source type, QID and AQL filter match"),
@@ -608,59 +671,74 @@ impl View<'_, '_> {
     }
 }
 
-impl aql::Event for View<'_, '_> {
-    fn field(&self, name: &str) -> Option<Value> {
+// The slots of the fields AQL filters may use.
+const F_QID: u32 = 0;
+const F_CATEGORY: u32 = 1;
+const F_HIGHLEVELCATEGORY: u32 = 2;
+const F_SEVERITY: u32 = 3;
+const F_STARTTIME: u32 = 4;
+/// `F_TEXT + i`: `TEXT_FIELDS[i]`, read through `[dsm.fields]`.
+const F_TEXT: u32 = 5;
+const TEXT_FIELDS: [&str; 4] = ["username", "sourceip", "destinationip", "eventdirection"];
+
+impl aql::Slots for View<'_, '_> {
+    fn field(&self, slot: u32) -> Option<Value<'_>> {
         let info = self.eval.event.map(|i| &self.sim.events[i]);
-        let text = |v: Option<Cow<str>>| v.map_or(Value::Null, |s| Value::Str(s.into_owned()));
-        match name {
-            "qid" => Some(info.map_or(Value::Null, |e| Value::Num(e.qid as f64))),
-            "category" => Some(info.map_or(Value::Null, |e| Value::Num(e.category as f64))),
-            "highlevelcategory" => Some(info.map_or(Value::Null, |e| {
+        Some(match slot {
+            F_QID => info.map_or(Value::Null, |e| Value::Num(e.qid as f64)),
+            F_CATEGORY => info.map_or(Value::Null, |e| Value::Num(e.category as f64)),
+            F_HIGHLEVELCATEGORY => info.map_or(Value::Null, |e| {
                 Value::Num((e.category / 1000 * 1000) as f64)
-            })),
-            "severity" => Some(info.map_or(Value::Null, |e| Value::Num(e.severity as f64))),
-            "username" | "sourceip" | "destinationip" | "eventdirection"
-                if self.sim.has_field(name) =>
-            {
-                Some(text(self.sim.field(name, self.rec)))
+            }),
+            F_SEVERITY => info.map_or(Value::Null, |e| Value::Num(e.severity as f64)),
+            F_STARTTIME => {
+                let ms = self.start.get_or_init(|| {
+                    let t = match &self.sim.time_paths {
+                        Some(paths) if self.sim.custom.is_none() => paths
+                            .iter()
+                            .find_map(|&k| self.rec.scan.extract(self.rec.raw, k)),
+                        _ => self.sim.field("time", self.rec),
+                    };
+                    t.and_then(|t| parse_time_ms(&t))
+                });
+                ms.map_or(Value::Null, |ms| Value::Num(ms as f64))
             }
-            "starttime" | "devicetime" if self.sim.has_field("time") => Some(
+            _ => {
+                let name = TEXT_FIELDS.get(slot.checked_sub(F_TEXT)? as usize)?;
                 self.sim
-                    .field("time", self.rec)
-                    .and_then(|t| parse_time_ms(&t))
-                    .map_or(Value::Null, |ms| Value::Num(ms as f64)),
-            ),
-            _ => None,
-        }
+                    .field(name, self.rec)
+                    .map_or(Value::Null, Value::Str)
+            }
+        })
     }
-    fn property(&self, name: &str) -> Value {
+    fn property(&self, slot: u32) -> Value<'_> {
         match self
-            .sim
-            .property_index
-            .get(name)
-            .and_then(|&i| self.eval.props[i].as_ref())
+            .eval
+            .props
+            .get(slot as usize)
+            .and_then(|v| v.as_deref())
         {
-            Some(v) => Value::Str(v.to_string()),
+            Some(v) => Value::Str(Cow::Borrowed(v)),
             None => Value::Null,
         }
     }
-    fn qid_name(&self, qid: &Value) -> Value {
+    fn qid_name(&self, qid: &Value) -> Value<'_> {
         let q = match qid {
             Value::Num(n) => *n as i64,
             _ => return Value::Null,
         };
         self.sim.by_qid.get(&q).map_or(Value::Null, |&i| {
-            Value::Str(self.sim.events[i].name.clone())
+            Value::Str(Cow::Borrowed(&self.sim.events[i].name))
         })
     }
-    fn log_source_type(&self) -> Value {
+    fn log_source_type(&self) -> Value<'_> {
         Value::Num(self.sim.type_id as f64)
     }
-    fn now(&self) -> Value {
+    fn now(&self) -> Value<'_> {
         // Without --now, NOW() is the event's own time: "in the last N hours" holds.
         match self.sim.now {
             Some(n) => Value::Num(n as f64),
-            None => self.field("starttime").unwrap_or(Value::Null),
+            None => self.field(F_STARTTIME).unwrap_or(Value::Null),
         }
     }
 }
@@ -695,9 +773,11 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let frac = &t[start..i];
-        let padded = format!("{frac:0<3}");
-        ms = padded[..3].parse().ok()?;
+        // The first three digits, padded with zeros on the right: milliseconds.
+        let mut digits = b[start..i].iter().chain(std::iter::repeat(&b'0'));
+        for _ in 0..3 {
+            ms = ms * 10 + digits.next().map_or(0, |d| i64::from(d - b'0'));
+        }
     }
     let offset_min = match b.get(i) {
         None => 0,

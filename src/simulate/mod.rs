@@ -8,4 +8,5 @@ pub mod custom;
 pub mod engine;
 pub mod lint;
 pub mod records;
+pub mod scan;
 pub mod tape;

@@ -416,10 +416,18 @@ mod tests {
 }
 
 /// Records from any event file, with a fast path for NDJSON (one complete record per
-/// line, the Event Hubs and diagnostic-settings export form): lines are read into one
-/// reused buffer and never re-scanned by the splitter.
+/// line, the Event Hubs and diagnostic-settings export form): each line is handed over
+/// straight from the reader's buffer (copied only when it straddles two reads) and never
+/// re-scanned by the splitter.
 pub enum Records<R: BufRead> {
-    Lines { input: R, line: u64, buf: String },
+    Lines {
+        input: R,
+        line: u64,
+        /// The first line, read to decide the shape.
+        first: Option<String>,
+        /// The start of a line that continues in the next read.
+        carry: Vec<u8>,
+    },
     Split(Splitter<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>),
 }
 
@@ -441,21 +449,26 @@ impl<R: BufRead> Records<R> {
         }
         let line_is_record = {
             let t = first.trim();
-            let mut tape = super::tape::Tape::default();
+            let mut set = super::scan::PathSet::default();
+            let wrappers = ["records", "value"].map(|k| {
+                set.add(&crate::jsonpath::KeyPath {
+                    steps: vec![crate::jsonpath::Step::Key(k.to_string())],
+                })
+            });
+            let mut scan = super::scan::Scan::default();
             t.starts_with('{')
-                && tape.parse(t).is_ok()
-                && !["records", "value"].iter().any(|k| {
-                    crate::jsonpath::KeyPath::parse(&format!("/\"{k}\""))
-                        .ok()
-                        .and_then(|p| tape.find(t, &p))
-                        .is_some_and(|i| tape.nodes[i].kind == super::tape::Kind::Array)
+                && scan.parse(&set, t).is_ok()
+                && !wrappers.iter().any(|&w| {
+                    scan.slot(w)
+                        .is_some_and(|s| s.kind == super::scan::Kind::Array)
                 })
         };
         if line_is_record {
             return Ok(Records::Lines {
                 input,
                 line: skipped,
-                buf: first,
+                first: Some(first),
+                carry: Vec::new(),
             });
         }
         let mut prefix = "\n".repeat(skipped as usize).into_bytes();
@@ -466,44 +479,100 @@ impl<R: BufRead> Records<R> {
         ))))
     }
 
-    /// Hand the next record's text and line to `f`; `Ok(false)` at the end.
+    /// Hand the next record's text and line to `f`; `Ok(None)` at the end.
     pub fn next_with<T>(
         &mut self,
         f: &mut dyn FnMut(&str, u64) -> T,
     ) -> Result<Option<T>, SplitError> {
         match self {
-            Records::Lines { input, line, buf } => loop {
-                if buf.is_empty() {
-                    let n = input.read_line(buf).map_err(|e| SplitError {
-                        line: *line + 1,
-                        message: e.to_string(),
-                    })?;
-                    if n == 0 {
-                        return Ok(None);
+            Records::Lines {
+                input,
+                line,
+                first,
+                carry,
+            } => {
+                if let Some(text) = first.take()
+                    && let Some(out) = one_line(text.as_bytes(), line, f)?
+                {
+                    return Ok(Some(out));
+                }
+                loop {
+                    let data = match input.fill_buf() {
+                        Ok(d) => d,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            return Err(SplitError {
+                                line: *line + 1,
+                                message: e.to_string(),
+                            });
+                        }
+                    };
+                    if data.is_empty() {
+                        if carry.is_empty() {
+                            return Ok(None);
+                        }
+                        // The last line, without a newline.
+                        let last = std::mem::take(carry);
+                        match one_line(&last, line, f)? {
+                            Some(out) => return Ok(Some(out)),
+                            None => continue,
+                        }
+                    }
+                    let n = data.len();
+                    match memchr::memchr(b'\n', data) {
+                        Some(nl) => {
+                            let out = if carry.is_empty() {
+                                one_line(&data[..=nl], line, f)
+                            } else {
+                                carry.extend_from_slice(&data[..=nl]);
+                                let out = one_line(carry, line, f);
+                                carry.clear();
+                                out
+                            };
+                            input.consume(nl + 1);
+                            if let Some(out) = out? {
+                                return Ok(Some(out));
+                            }
+                        }
+                        None => {
+                            carry.extend_from_slice(data);
+                            input.consume(n);
+                        }
                     }
                 }
-                *line += 1;
-                let text = buf.trim();
-                if text.is_empty() {
-                    buf.clear();
-                    continue;
-                }
-                if text.len() > MAX_RECORD {
-                    return Err(SplitError {
-                        line: *line,
-                        message: format!("a record is larger than {} MiB", MAX_RECORD >> 20),
-                    });
-                }
-                let out = f(text, *line);
-                buf.clear();
-                return Ok(Some(out));
-            },
+            }
             Records::Split(s) => match s.next_record()? {
                 None => Ok(None),
                 Some(r) => Ok(Some(f(&r.raw, r.line))),
             },
         }
     }
+}
+
+/// One line of an NDJSON file (with its newline, if any): `Ok(None)` when blank.
+fn one_line<T>(
+    bytes: &[u8],
+    line: &mut u64,
+    f: &mut dyn FnMut(&str, u64) -> T,
+) -> Result<Option<T>, SplitError> {
+    *line += 1;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| SplitError {
+            line: *line,
+            // The words of the error `BufRead::read_line` gives.
+            message: "stream did not contain valid UTF-8".into(),
+        })?
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > MAX_RECORD {
+        return Err(SplitError {
+            line: *line,
+            message: format!("a record is larger than {} MiB", MAX_RECORD >> 20),
+        });
+    }
+    Ok(Some(f(text, *line)))
 }
 
 #[cfg(test)]
@@ -539,5 +608,40 @@ mod fast_tests {
         );
         assert_eq!(all("[\n{\"a\":1},\n{\"a\":2}\n]").len(), 2);
         assert_eq!(all("{\n \"a\": 1\n}\n").len(), 1);
+    }
+
+    #[test]
+    fn lines_that_straddle_reads_come_out_whole() {
+        let text = "{\"a\":1}\r\n\n  {\"b\":\"x\\ny\"}  \n{\"c\":[1,2,3,4,5,6,7,8,9,10]}\n\u{a0}\n{\"d\":\"\u{e9}\u{2013}\"}";
+        let want: Vec<(String, u64)> = text
+            .split('\n')
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (l.trim().to_string(), i as u64 + 1))
+            .collect();
+        assert_eq!(want.len(), 4);
+        for cap in 1..48 {
+            let mut r = Records::new(std::io::BufReader::with_capacity(cap, text.as_bytes()))
+                .expect("opens");
+            assert!(matches!(r, Records::Lines { .. }));
+            let mut got = Vec::new();
+            while let Some(x) = r.next_with(&mut |t, l| (t.to_string(), l)).expect("record") {
+                got.push(x);
+            }
+            assert_eq!(got, want, "buffer of {cap} bytes");
+        }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_an_error_on_its_line() {
+        let bytes = b"{\"a\":1}\n\n{\"a\":\"\xff\"}\n{\"a\":2}\n";
+        for cap in [1, 5, 64] {
+            let mut r =
+                Records::new(std::io::BufReader::with_capacity(cap, &bytes[..])).expect("opens");
+            assert!(r.next_with(&mut |_, l| l).expect("first").is_some());
+            let e = r.next_with(&mut |_, l| l).expect_err("not UTF-8");
+            assert_eq!(e.line, 3);
+            assert_eq!(e.message, "stream did not contain valid UTF-8");
+        }
     }
 }

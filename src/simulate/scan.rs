@@ -1,0 +1,663 @@
+//! One pass over a JSON record that checks its syntax and, on the way, notes where the
+//! values of a fixed set of key paths are ([`PathSet`]), so that looking one up afterwards
+//! costs nothing. Nothing is allocated per record: the positions go into a reused slot
+//! vector, values borrow from the record's text, and a string is unescaped only when a
+//! path returns one that has escapes.
+//!
+//! It accepts exactly what the full parse of [`super::tape`] accepts, rejects the rest
+//! with the same message at the same byte, and a path yields the same value as
+//! [`super::tape::Tape::find`]: the first member with the key, the n-th element of an
+//! array (a unit test and a property test hold the two against each other). The gain is
+//! that subtrees no path goes into are only checked, never recorded.
+
+use std::borrow::Cow;
+
+use crate::jsonpath::{KeyPath, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Object,
+    Array,
+    String { escaped: bool },
+    Number,
+    True,
+    False,
+    Null,
+}
+
+/// Why a record is not JSON: the byte and what was expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapeError(pub usize, pub &'static str);
+
+/// Where a value is: its kind and its text (`start..end` in the record; for strings,
+/// inside the quotes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub kind: Kind,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// A path added to a [`PathSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PathId(u32);
+
+/// No path goes here: only check the syntax.
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Default, Clone)]
+struct TrieNode {
+    keys: Vec<(Box<str>, u32)>,
+    /// Bit n: some key is n bytes long (bit 63: 63 or more), a quick first test.
+    lens: u64,
+    indexes: Vec<(usize, u32)>,
+}
+
+/// The key paths a scan records, as a trie: paths that share a prefix share its nodes,
+/// so each member of a record is compared with the keys of one node at most.
+#[derive(Debug, Clone)]
+pub struct PathSet {
+    nodes: Vec<TrieNode>,
+}
+
+impl Default for PathSet {
+    fn default() -> Self {
+        PathSet {
+            nodes: vec![TrieNode::default()],
+        }
+    }
+}
+
+impl PathSet {
+    /// Add a path (once; adding it again gives the same id).
+    pub fn add(&mut self, path: &KeyPath) -> PathId {
+        let mut cur = 0usize;
+        for step in &path.steps {
+            let found = match step {
+                Step::Key(k) => self.nodes[cur]
+                    .keys
+                    .iter()
+                    .find(|(n, _)| **n == **k)
+                    .map(|x| x.1),
+                Step::Index(n) => self.nodes[cur]
+                    .indexes
+                    .iter()
+                    .find(|(i, _)| i == n)
+                    .map(|x| x.1),
+            };
+            cur = match found {
+                Some(c) => c as usize,
+                None => {
+                    let id = self.nodes.len() as u32;
+                    self.nodes.push(TrieNode::default());
+                    match step {
+                        Step::Key(k) => {
+                            let n = &mut self.nodes[cur];
+                            n.keys.push((k.as_str().into(), id));
+                            n.lens |= 1 << k.len().min(63);
+                        }
+                        Step::Index(n) => self.nodes[cur].indexes.push((*n, id)),
+                    }
+                    id as usize
+                }
+            };
+        }
+        PathId(cur as u32)
+    }
+}
+
+/// The result of scanning one record; `parse` again to reuse it.
+#[derive(Debug, Default)]
+pub struct Scan {
+    slots: Vec<Option<Slot>>,
+}
+
+impl Scan {
+    /// Check `text` (one JSON value) and note where each path of `set` leads.
+    pub fn parse(&mut self, set: &PathSet, text: &str) -> Result<(), TapeError> {
+        self.slots.clear();
+        self.slots.resize(set.nodes.len(), None);
+        if text.len() >= u32::MAX as usize {
+            return Err(TapeError(0, "record too large"));
+        }
+        let mut p = Parser {
+            text,
+            b: text.as_bytes(),
+            set,
+            slots: &mut self.slots,
+            err: TapeError(0, ""),
+        };
+        let b = text.as_bytes();
+        let start = skip_ws(b, 0);
+        let i = match p.value(start, 0, 0) {
+            Ok(i) => skip_ws(b, i),
+            Err(Fail) => return Err(p.err),
+        };
+        if i != b.len() {
+            return Err(TapeError(i, "text after the JSON value"));
+        }
+        Ok(())
+    }
+
+    /// Where `path` leads in the last record parsed, if anywhere.
+    pub fn slot(&self, path: PathId) -> Option<Slot> {
+        self.slots.get(path.0 as usize).copied().flatten()
+    }
+
+    /// What QRadar would store for the value at `path` (see [`KeyPath::extract`]): a
+    /// string unescaped, other values as their JSON text; `null` and `""` are no value.
+    pub fn extract<'t>(&self, text: &'t str, path: PathId) -> Option<Cow<'t, str>> {
+        let n = self.slot(path)?;
+        let raw = text.get(n.start as usize..n.end as usize)?;
+        let v: Cow<'t, str> = match n.kind {
+            Kind::Null => return None,
+            Kind::String { escaped: true } => Cow::Owned(unescape(raw)?),
+            _ => Cow::Borrowed(raw),
+        };
+        if v.is_empty() { None } else { Some(v) }
+    }
+}
+
+/// A syntax error, noted in [`Parser::err`]: keeps the hot return values small.
+struct Fail;
+
+type Next = Result<usize, Fail>;
+
+struct Parser<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    set: &'a PathSet,
+    slots: &'a mut [Option<Slot>],
+    err: TapeError,
+}
+
+impl Parser<'_> {
+    #[cold]
+    fn fail(&mut self, at: usize, message: &'static str) -> Fail {
+        self.err = TapeError(at, message);
+        Fail
+    }
+
+    /// The value at `b[i]`, which path node `node` stands for (or [`NONE`]); the index
+    /// just past it.
+    fn value(&mut self, i: usize, depth: usize, node: u32) -> Next {
+        if node == NONE {
+            return self.skip(i, depth);
+        }
+        if depth > 256 {
+            return Err(self.fail(i, "nested too deeply"));
+        }
+        let b = self.b;
+        let (kind, start, end, next) = match b.get(i) {
+            Some(b'{') => {
+                let e = if self.set.nodes[node as usize].keys.is_empty() {
+                    self.skip_object(i, depth)?
+                } else {
+                    self.object(i, depth, node)?
+                };
+                (Kind::Object, i, e, e)
+            }
+            Some(b'[') => {
+                let e = if self.set.nodes[node as usize].indexes.is_empty() {
+                    self.skip_array(i, depth)?
+                } else {
+                    self.array(i, depth, node)?
+                };
+                (Kind::Array, i, e, e)
+            }
+            Some(b'"') => match string(b, i) {
+                Some((e, escaped)) => (Kind::String { escaped }, i + 1, e, e + 1),
+                None => return Err(self.fail(i, "unterminated string")),
+            },
+            Some(b't') if b[i..].starts_with(b"true") => (Kind::True, i, i + 4, i + 4),
+            Some(b'f') if b[i..].starts_with(b"false") => (Kind::False, i, i + 5, i + 5),
+            Some(b'n') if b[i..].starts_with(b"null") => (Kind::Null, i, i + 4, i + 4),
+            Some(b'-' | b'0'..=b'9') => {
+                let e = number(b, i);
+                (Kind::Number, i, e, e)
+            }
+            _ => return Err(self.fail(i, "expected a JSON value")),
+        };
+        self.slots[node as usize] = Some(Slot {
+            kind,
+            start: start as u32,
+            end: end as u32,
+        });
+        Ok(next)
+    }
+
+    /// An object some path goes into.
+    fn object(&mut self, i: usize, depth: usize, node: u32) -> Next {
+        let b = self.b;
+        let mut j = skip_ws(b, i + 1);
+        if b.get(j) == Some(&b'}') {
+            return Ok(j + 1);
+        }
+        loop {
+            if b.get(j) != Some(&b'"') {
+                return Err(self.fail(j, "expected a key"));
+            }
+            let Some((ke, escaped)) = string(b, j) else {
+                return Err(self.fail(j, "unterminated string"));
+            };
+            let child = self.member(node, j + 1, ke, escaped);
+            j = skip_ws(b, ke + 1);
+            if b.get(j) != Some(&b':') {
+                return Err(self.fail(j, "expected ':'"));
+            }
+            j = skip_ws(b, j + 1);
+            j = if child == NONE {
+                self.skip_inline(j, depth + 1)?
+            } else {
+                self.value(j, depth + 1, child)?
+            };
+            j = skip_ws(b, j);
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b'}') => return Ok(j + 1),
+                _ => return Err(self.fail(j, "expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// The path node a member with the key at `ks..ke` stands for: only the first member
+    /// with a key counts, as in `Tape::find`.
+    #[inline]
+    fn member(&self, node: u32, ks: usize, ke: usize, escaped: bool) -> u32 {
+        let n = &self.set.nodes[node as usize];
+        let found = if escaped {
+            let Some(k) = self.text.get(ks..ke).and_then(unescape) else {
+                return NONE;
+            };
+            n.keys.iter().find(|(name, _)| **name == *k)
+        } else {
+            if n.lens & (1 << (ke - ks).min(63)) == 0 {
+                return NONE;
+            }
+            let raw = &self.b[ks..ke];
+            n.keys.iter().find(|(name, _)| name.as_bytes() == raw)
+        };
+        match found {
+            Some(&(_, c)) if self.slots[c as usize].is_none() => c,
+            _ => NONE,
+        }
+    }
+
+    /// An array some path goes into.
+    fn array(&mut self, i: usize, depth: usize, node: u32) -> Next {
+        let b = self.b;
+        let mut j = skip_ws(b, i + 1);
+        if b.get(j) == Some(&b']') {
+            return Ok(j + 1);
+        }
+        let mut index = 0usize;
+        loop {
+            let child = self.set.nodes[node as usize]
+                .indexes
+                .iter()
+                .find(|(n, _)| *n == index)
+                .map_or(NONE, |x| x.1);
+            j = self.value(j, depth + 1, child)?;
+            index += 1;
+            j = skip_ws(b, j);
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b']') => return Ok(j + 1),
+                _ => return Err(self.fail(j, "expected ',' or ']'")),
+            }
+        }
+    }
+
+    /// A value no path goes into: only its syntax is checked (the same checks, in the
+    /// same order, as above).
+    fn skip(&mut self, i: usize, depth: usize) -> Next {
+        if depth > 256 {
+            return Err(self.fail(i, "nested too deeply"));
+        }
+        let b = self.b;
+        match b.get(i) {
+            Some(b'"') => match string(b, i) {
+                Some((e, _)) => Ok(e + 1),
+                None => Err(self.fail(i, "unterminated string")),
+            },
+            Some(b'{') => self.skip_object(i, depth),
+            Some(b'[') => self.skip_array(i, depth),
+            Some(b'-' | b'0'..=b'9') => Ok(number(b, i)),
+            Some(b't') if b[i..].starts_with(b"true") => Ok(i + 4),
+            Some(b'f') if b[i..].starts_with(b"false") => Ok(i + 5),
+            Some(b'n') if b[i..].starts_with(b"null") => Ok(i + 4),
+            _ => Err(self.fail(i, "expected a JSON value")),
+        }
+    }
+
+    /// A member's value or an element no path goes into: strings (most of them) are
+    /// stepped over here, anything else through [`Parser::skip`].
+    #[inline(always)]
+    fn skip_inline(&mut self, j: usize, depth: usize) -> Next {
+        let b = self.b;
+        if depth <= 256
+            && b.get(j) == Some(&b'"')
+            && let Some((e, _)) = string(b, j)
+        {
+            return Ok(e + 1);
+        }
+        self.skip(j, depth)
+    }
+
+    fn skip_object(&mut self, i: usize, depth: usize) -> Next {
+        let b = self.b;
+        let mut j = skip_ws(b, i + 1);
+        if b.get(j) == Some(&b'}') {
+            return Ok(j + 1);
+        }
+        loop {
+            if b.get(j) != Some(&b'"') {
+                return Err(self.fail(j, "expected a key"));
+            }
+            let Some((ke, _)) = string(b, j) else {
+                return Err(self.fail(j, "unterminated string"));
+            };
+            j = ke + 1;
+            if b.get(j) != Some(&b':') {
+                j = skip_ws(b, j);
+                if b.get(j) != Some(&b':') {
+                    return Err(self.fail(j, "expected ':'"));
+                }
+            }
+            j = skip_ws(b, j + 1);
+            j = self.skip_inline(j, depth + 1)?;
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b'}') => return Ok(j + 1),
+                _ => {
+                    j = skip_ws(b, j);
+                    match b.get(j) {
+                        Some(b',') => j = skip_ws(b, j + 1),
+                        Some(b'}') => return Ok(j + 1),
+                        _ => return Err(self.fail(j, "expected ',' or '}'")),
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip_array(&mut self, i: usize, depth: usize) -> Next {
+        let b = self.b;
+        let mut j = skip_ws(b, i + 1);
+        if b.get(j) == Some(&b']') {
+            return Ok(j + 1);
+        }
+        loop {
+            j = self.skip_inline(j, depth + 1)?;
+            j = skip_ws(b, j);
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b']') => return Ok(j + 1),
+                _ => return Err(self.fail(j, "expected ',' or ']'")),
+            }
+        }
+    }
+}
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The end of a number starting at `b[i]` (leniently: a run of number characters).
+#[inline]
+fn number(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < b.len() && matches!(b[j], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+        j += 1;
+    }
+    j
+}
+
+/// The first `"` or `\` at or after `j`, eight bytes at a time in a register (a string
+/// is short more often than not, so this beats a vector search and its set-up).
+#[inline(always)]
+fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const SLASHES: u64 = LO * b'\\' as u64;
+    let rest = b.get(j..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = j;
+    for c in chunks.by_ref() {
+        let Ok(w) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        let q = w ^ QUOTES;
+        let s = w ^ SLASHES;
+        // A zero byte in q or s is a quote or a backslash. The lowest flagged byte is
+        // always a true one (false flags only occur above a true one).
+        let m = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI;
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| at + k)
+}
+
+/// The string whose opening quote is `b[i]`: its closing quote, and whether it has
+/// escapes; `None` when it is not closed.
+#[inline(always)]
+fn string(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        let k = quote_or_backslash(b, j)?;
+        if b[k] == b'"' {
+            return Some((k, escaped));
+        }
+        escaped = true;
+        j = k + 2;
+        if j >= b.len() {
+            return None;
+        }
+    }
+}
+
+/// The text of a string's content with its escapes resolved.
+fn unescape(raw: &str) -> Option<String> {
+    serde_json::from_str::<String>(&format!("\"{raw}\"")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tape::Tape;
+    use super::*;
+
+    const PATHS: &[&str] = &[
+        r#"/"operationName""#,
+        r#"/"properties"/"result""#,
+        r#"/"properties"/"targetResources"[0]/"displayName""#,
+        r#"/"properties"/"targetResources"[0]/"modifiedProperties""#,
+        r#"/"properties"/"targetResources"[1]/"type""#,
+        r#"/"properties"/"targetResources"[1]"#,
+        r#"/"properties"/"initiatedBy"/"user"/"userPrincipalName""#,
+        r#"/"properties""#,
+        r#"/"durationMs""#,
+        r#"/"nope""#,
+        r#"/"a""#,
+        r#"/"ab""#,
+        r#"/"a"[1]/"b""#,
+        r#"/"a"[0]"#,
+        r#"/"a"/"b""#,
+        r#"/"a"/"b"/"c""#,
+        r#"/"x"[2]"#,
+        "/\"\"",
+    ];
+
+    /// The scan and the full tape agree on `text`: the same error, or the same value
+    /// for every path.
+    fn agree(text: &str) {
+        let mut set = PathSet::default();
+        let paths: Vec<(KeyPath, PathId)> = PATHS
+            .iter()
+            .map(|p| {
+                let k = KeyPath::parse(p).expect("path");
+                let id = set.add(&k);
+                (k, id)
+            })
+            .collect();
+        let mut tape = Tape::default();
+        let mut scan = Scan::default();
+        let want = tape.parse(text).map_err(|e| (e.0, e.1));
+        let got = scan.parse(&set, text).map_err(|e| (e.0, e.1));
+        assert_eq!(want, got, "{text:?}");
+        if want.is_ok() {
+            for (k, id) in &paths {
+                assert_eq!(
+                    tape.extract(text, k),
+                    scan.extract(text, *id),
+                    "{k} in {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_tape_on_the_corpus_and_edges() {
+        let corpus = include_str!("../../qid-maps/tests/events/diagnostic-records.ndjson");
+        for line in corpus.lines() {
+            agree(line.trim());
+        }
+        for text in [
+            r#"{"a\u0062":"x\"y","ab":"second"}"#,
+            r#"{"ab":"first","a\u0062":"second"}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":{"c":1},"a":{"b":2}}"#,
+            r#"{"a":"s","a":{"b":2}}"#,
+            r#"{"a":[1,{"b":true}]}"#,
+            r#"{"a":[[1],{"b":null}],"x":[0,1,"two\\"]}"#,
+            r#"{"a":"Update application \u2013 x"}"#,
+            r#"{"a":"bad \x escape"}"#,
+            r#"{"a":""}"#,
+            r#"{"":"empty key","a":-1.5e+3}"#,
+            r#" { "a" : { "b" : { "c" : "deep" } } } "#,
+            "{\"a\":\t[ 1 ,\r\n 2 ]}",
+            r#"[1,2,3]"#,
+            r#""top""#,
+            "true",
+            "{}",
+            "",
+            "{",
+            "{\"a\"}",
+            "[1,",
+            "\"x",
+            "\"x\\",
+            "{} x",
+            "nul",
+            "{\"a\":tru}",
+            "{\"a\":1,}",
+            "{1:2}",
+            "{\"a\":[1,2,}",
+            "{\"a\" 1}",
+            "{\"a\":\"12345678901234567890123456789012345678901234567890\\\"\"}",
+        ] {
+            agree(text);
+        }
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        agree(&deep(256));
+        agree(&deep(257));
+        agree(&format!("{}1{}", "{\"a\":".repeat(300), "}".repeat(300)));
+    }
+
+    #[test]
+    fn finds_quotes_and_backslashes_at_every_offset() {
+        for len in 0..80 {
+            for at in 0..len {
+                for c in [b'"', b'\\'] {
+                    let mut b = vec![b'x'; len];
+                    b[at] = c;
+                    // A byte with the high bit set must not be taken for one.
+                    if at > 0 {
+                        b[at - 1] = 0xA2;
+                    }
+                    assert_eq!(quote_or_backslash(&b, 0), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![b'x'; len], 0), None);
+        }
+    }
+
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON-ish text built from the pieces that matter: keys the paths use,
+        /// escapes, nesting, and now and then a broken or missing piece.
+        fn text() -> impl Strategy<Value = String> {
+            let atom = prop_oneof![
+                Just("1".to_string()),
+                Just("-2.5e3".to_string()),
+                Just("true".to_string()),
+                Just("null".to_string()),
+                Just("\"s\"".to_string()),
+                Just("\"\"".to_string()),
+                Just("\"a\\\"b\\\\\"".to_string()),
+                Just("\"\\u2013\"".to_string()),
+                Just("\"\\q\"".to_string()),
+                Just("tru".to_string()),
+                Just("\"unterminated".to_string()),
+                // Long strings with escapes anywhere, or a final backslash that eats the
+                // closing quote.
+                "[ab\\\\\"]{0,70}".prop_map(|s| format!("\"{s}\"")),
+            ];
+            let key = prop_oneof![
+                Just("\"a\"".to_string()),
+                Just("\"b\"".to_string()),
+                Just("\"c\"".to_string()),
+                Just("\"a\\u0062\"".to_string()),
+                Just("\"properties\"".to_string()),
+                Just("\"x\"".to_string()),
+                Just("\"\"".to_string()),
+                Just("1".to_string()),
+            ];
+            atom.prop_recursive(6, 128, 8, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5)
+                        .prop_map(|v| format!("[{}]", v.join(","))),
+                    prop::collection::vec((key.clone(), inner.clone()), 0..5).prop_map(|v| {
+                        let members: Vec<String> =
+                            v.into_iter().map(|(k, v)| format!("{k} : {v}")).collect();
+                        format!("{{{}}}", members.join(","))
+                    }),
+                    (inner.clone(), 0..4usize).prop_map(|(s, cut)| {
+                        // Drop a byte now and then: truncation and stray text.
+                        match cut {
+                            0 if !s.is_empty() => s[..s.len() - 1].to_string(),
+                            1 => format!("{s} x"),
+                            _ => s,
+                        }
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 2000,
+                failure_persistence: None,
+                rng_seed: proptest::test_runner::RngSeed::Fixed(0x7363_616e),
+                ..ProptestConfig::default()
+            })]
+            #[test]
+            fn scan_and_tape_agree(t in text()) {
+                agree(&t);
+            }
+        }
+    }
+}
