@@ -622,6 +622,8 @@ enum Node {
     In {
         value: Box<Node>,
         list: Vec<Node>,
+        /// The list when it is all number literals (`qid IN (…)`).
+        numbers: Option<Vec<f64>>,
         negated: bool,
     },
     IsNull {
@@ -715,6 +717,13 @@ fn node(e: &Expr, field: Resolver, property: Resolver) -> Node {
         } => Node::In {
             value: sub(value),
             list: list.iter().map(|a| node(a, field, property)).collect(),
+            numbers: list
+                .iter()
+                .map(|a| match a {
+                    Expr::Num(n) => Some(*n),
+                    _ => None,
+                })
+                .collect(),
             negated: *negated,
         },
         Expr::IsNull { value, negated } => Node::IsNull {
@@ -750,6 +759,7 @@ fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
         Node::In {
             value: v,
             list,
+            numbers,
             negated,
         } => {
             let v = value(v, ev)?;
@@ -758,11 +768,22 @@ fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
             } else {
                 let mut found = false;
                 let mut unknown = false;
-                for item in list {
-                    match compare(CmpOp::Eq, &v, &value(item, ev)?) {
-                        Some(true) => found = true,
-                        None => unknown = true,
-                        Some(false) => {}
+                if let (Value::Num(x), Some(numbers)) = (&v, numbers) {
+                    // What `compare` does for two numbers, without building values.
+                    for y in numbers {
+                        match x.partial_cmp(y) {
+                            Some(std::cmp::Ordering::Equal) => found = true,
+                            None => unknown = true,
+                            Some(_) => {}
+                        }
+                    }
+                } else {
+                    for item in list {
+                        match compare(CmpOp::Eq, &v, &value(item, ev)?) {
+                            Some(true) => found = true,
+                            None => unknown = true,
+                            Some(false) => {}
+                        }
                     }
                 }
                 if found {

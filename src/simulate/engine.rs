@@ -3,6 +3,7 @@
 //! the QID from the DSM mappings, every custom property, every rule and saved search.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 
@@ -69,6 +70,11 @@ pub struct EventInfo {
 enum Extractor {
     Json(PathId),
     Regex(regex::Regex, usize),
+    /// A regex whose capture group is its last part, a greedy run of ASCII bytes from a
+    /// set, right after a literal byte outside the set (`KeyType=([A-Za-z0-9]+)`): the
+    /// group is then the longest run of set bytes that ends the match, so finding the
+    /// match (the regex's DFAs) is enough, and its capture engine is not needed.
+    RegexTail(regex::Regex, u128),
     /// An expression qrpack cannot run (Java-only regex); the reason is in `problems`.
     Unsupported,
 }
@@ -111,7 +117,7 @@ pub struct Simulator {
     /// over each record.
     paths: PathSet,
     /// `event id` + U+001F + `category` → event index.
-    mappings: HashMap<String, usize>,
+    mappings: HashMap<String, usize, BuildHasherDefault<Fx>>,
     pub events: Vec<EventInfo>,
     by_qid: HashMap<i64, usize>,
     properties: Vec<Property>,
@@ -221,7 +227,7 @@ impl Simulator {
                 severity: q.severity,
             });
         }
-        let mut mappings = HashMap::new();
+        let mut mappings = HashMap::default();
         for d in &ext.dsm_events {
             if let Some(&i) = by_qidmap.get(&d.qidmap_id) {
                 mappings.insert(mapping_key(&d.device_event_id, &d.device_event_category), i);
@@ -250,7 +256,10 @@ impl Simulator {
                 } => match crate::validate::content::java_only(regex) {
                     Some(_) => Extractor::Unsupported,
                     None => match regex::Regex::new(regex) {
-                        Ok(r) => Extractor::Regex(r, *capture_group as usize),
+                        Ok(r) => match tail_group(regex, *capture_group as usize) {
+                            Some(set) => Extractor::RegexTail(r, set),
+                            None => Extractor::Regex(r, *capture_group as usize),
+                        },
                         Err(_) => Extractor::Unsupported,
                     },
                 },
@@ -445,6 +454,10 @@ impl Simulator {
             {
                 value = match &x.extractor {
                     Extractor::Json(k) => rec.scan.extract(rec.raw, *k),
+                    Extractor::RegexTail(r, set) => r
+                        .find(rec.raw)
+                        .map(|m| Cow::Borrowed(tail_run(rec.raw, m.start(), m.end(), *set)))
+                        .filter(|s| !s.is_empty()),
                     Extractor::Regex(r, g) => r
                         .captures(rec.raw)
                         .and_then(|c| c.get(*g))
@@ -560,6 +573,35 @@ impl Simulator {
                 })
                 .collect(),
         }
+    }
+}
+
+/// FxHash, the multiply-and-rotate hash of rustc: for the (id, category) keys looked
+/// up once per event it costs a fraction of SipHash. The table holds only the pack's
+/// own mappings, so there is nothing for a crafted event file to flood.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in chunks.by_ref() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
@@ -743,6 +785,95 @@ impl aql::Slots for View<'_, '_> {
     }
 }
 
+/// The byte set of a regex's capture group `group` when the group can be read off the
+/// end of a match (see [`Extractor::RegexTail`]): the pattern, parsed as the `regex`
+/// crate parses it, is a concatenation ending with a literal whose last byte is outside
+/// the set, then the group, a greedy unbounded repetition (at least once) of a class of
+/// ASCII characters. `None` for any other pattern.
+fn tail_group(pattern: &str, group: usize) -> Option<u128> {
+    use regex_syntax::hir::{Class, HirKind};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    let (last, before) = parts.split_last()?;
+    let HirKind::Capture(cap) = last.kind() else {
+        return None;
+    };
+    if cap.index as usize != group || group == 0 {
+        return None;
+    }
+    let HirKind::Repetition(rep) = cap.sub.kind() else {
+        return None;
+    };
+    if rep.min < 1 || rep.max.is_some() || !rep.greedy {
+        return None;
+    }
+    let ranges: Vec<(u32, u32)> = match rep.sub.kind() {
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .collect(),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .map(|r| (u32::from(r.start()), u32::from(r.end())))
+            .collect(),
+        _ => return None,
+    };
+    let mut set = 0u128;
+    for (a, z) in ranges {
+        if z >= 0x80 {
+            return None;
+        }
+        for c in a..=z {
+            set |= 1 << c;
+        }
+    }
+    let HirKind::Literal(lit) = before.last()?.kind() else {
+        return None;
+    };
+    let x = *lit.0.last()?;
+    if x < 0x80 && set & (1 << x) != 0 {
+        return None;
+    }
+    Some(set)
+}
+
+/// The longest run of bytes from `set` that ends at `end`, not before `start`.
+fn tail_run(text: &str, start: usize, end: usize, set: u128) -> &str {
+    let b = text.as_bytes();
+    let mut from = end;
+    while from > start && b[from - 1] < 0x80 && set & (1 << b[from - 1]) != 0 {
+        from -= 1;
+    }
+    // Only ASCII bytes were stepped over, so `from` is a character boundary.
+    text.get(from..end).unwrap_or("")
+}
+
+/// `s.parse::<i64>()` for the few digits of a date or time field, without its
+/// generality: an optional sign, then one or more ASCII digits.
+fn small_int(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let (negative, digits) = match b.first()? {
+        b'+' => (false, &b[1..]),
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v = 0i64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -v } else { v })
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time (`2019-09-03T20:01:53.7619661Z`,
 /// `…+00:00`).
 pub fn parse_time_ms(t: &str) -> Option<i64> {
@@ -756,7 +887,7 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
     {
         return None;
     }
-    let n = |r: std::ops::Range<usize>| -> Option<i64> { t.get(r)?.parse().ok() };
+    let n = |r: std::ops::Range<usize>| -> Option<i64> { small_int(t.get(r)?) };
     let (y, mo, d, h, mi, s) = (
         n(0..4)?,
         n(5..7)?,
@@ -783,8 +914,8 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
         None => 0,
         Some(b'Z') | Some(b'z') if i + 1 == b.len() => 0,
         Some(sign @ (b'+' | b'-')) if i + 6 == b.len() => {
-            let hh: i64 = t.get(i + 1..i + 3)?.parse().ok()?;
-            let mm: i64 = t.get(i + 4..i + 6)?.parse().ok()?;
+            let hh = small_int(t.get(i + 1..i + 3)?)?;
+            let mm = small_int(t.get(i + 4..i + 6)?)?;
             let m = hh * 60 + mm;
             if *sign == b'+' { m } else { -m }
         }
@@ -804,6 +935,81 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The group read off the end of the match is the group the capture engine finds.
+    #[test]
+    fn tail_groups_agree_with_captures() {
+        let key_type = r#""newValue"\s*:\s*"(?:[^"\\]|\\.)*?KeyType=([A-Za-z0-9]+)"#;
+        assert!(tail_group(key_type, 1).is_some());
+        // Not of the shape: the group is not last, is lazy, bounded, may be empty, is not
+        // ASCII, starts with a byte the literal ends with, or is another group.
+        for (p, g) in [
+            (
+                r#""Application\.DisplayName"[^}]*?"newValue"\s*:\s*"\\"([^"\\]+)\\""#,
+                1,
+            ),
+            (r"x=([a-z]+?)", 1),
+            (r"x=([a-z]{1,3})", 1),
+            (r"x=([a-z]*)", 1),
+            (r"x=(\w+)", 1),
+            (r"a([a-z]+)", 1),
+            (r"(x)=([a-z]+)", 1),
+            (r"x=([a-z]+)", 0),
+            (r"x=([a-z]+)|y", 1),
+        ] {
+            assert_eq!(tail_group(p, g), None, "{p}");
+        }
+        let corpus = include_str!("../../qid-maps/tests/events/diagnostic-records.ndjson");
+        let mut haystacks: Vec<String> = corpus.lines().map(str::to_string).collect();
+        haystacks.extend(
+            [
+                r#"{"newValue":"KeyType=Password"}"#,
+                r#"{"newValue" : "a\"b KeyType=Ab9-x KeyType=Zz"}"#,
+                r#"{"newValue":"no key type","x":"KeyType=Late"}"#,
+                r#"{"newValue":"KeyType=","newValue":"KeyType=é1"}"#,
+                r#"{"newValue":"KeyType=KeyType=Twice"}"#,
+            ]
+            .map(str::to_string),
+        );
+        for (p, g) in [
+            (key_type, 1),
+            (r"Type=([A-Za-z0-9]+)", 1),
+            (r#"[=:]"([0-9a-f-]+)"#, 1),
+            (r"(?:id|Id)=([A-Z]+)", 1),
+        ] {
+            let set = tail_group(p, g).unwrap_or_else(|| panic!("{p} has a tail group"));
+            let re = regex::Regex::new(p).expect("regex");
+            for h in &haystacks {
+                let want = re.captures(h).and_then(|c| c.get(g)).map(|m| m.as_str());
+                let got = re.find(h).map(|m| tail_run(h, m.start(), m.end(), set));
+                assert_eq!(got, want, "{p} on {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_ints_parse_as_i64_does() {
+        for s in [
+            "",
+            "+",
+            "-",
+            "0",
+            "07",
+            "+5",
+            "-5",
+            "2025",
+            "12a",
+            "a1",
+            "1.5",
+            " 1",
+            "--1",
+            "+-1",
+            "\u{e9}",
+            "99999999999999999999",
+        ] {
+            assert_eq!(small_int(s), s.parse::<i64>().ok(), "{s:?}");
+        }
+    }
 
     #[test]
     fn times() {
