@@ -47,7 +47,11 @@ const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Default, Clone)]
 struct TrieNode {
+    /// Keys and their nodes, shortest first.
     keys: Vec<(Box<str>, u32)>,
+    /// `keys[by_len[n].0..by_len[n].1]` are the keys n bytes long (n < 64; longer keys
+    /// are all in the last range).
+    by_len: Vec<(usize, usize)>,
     /// Bit n: some key is n bytes long (bit 63: 63 or more), a quick first test.
     lens: u64,
     indexes: Vec<(usize, u32)>,
@@ -93,8 +97,17 @@ impl PathSet {
                     match step {
                         Step::Key(k) => {
                             let n = &mut self.nodes[cur];
-                            n.keys.push((k.as_str().into(), id));
+                            let at = n.keys.partition_point(|(x, _)| x.len() <= k.len());
+                            n.keys.insert(at, (k.as_str().into(), id));
                             n.lens |= 1 << k.len().min(63);
+                            n.by_len = (0..64)
+                                .map(|l: usize| {
+                                    let of_len = |x: &(Box<str>, u32)| x.0.len().min(63) < l;
+                                    let from = n.keys.partition_point(of_len);
+                                    let to = n.keys.partition_point(|x| x.0.len().min(63) <= l);
+                                    (from, to)
+                                })
+                                .collect();
                         }
                         Step::Index(n) => self.nodes[cur].indexes.push((*n, id)),
                     }
@@ -281,7 +294,12 @@ impl Parser<'_> {
                 return NONE;
             }
             let raw = &self.b[ks..ke];
-            n.keys.iter().find(|(name, _)| same(name.as_bytes(), raw))
+            let (from, to) = n.by_len.get(len.min(63)).copied().unwrap_or((0, 0));
+            n.keys
+                .get(from..to)
+                .unwrap_or(&[])
+                .iter()
+                .find(|(name, _)| same(name.as_bytes(), raw))
         };
         match found {
             Some(&(_, c)) if self.slots[c as usize].is_none() => c,
