@@ -359,11 +359,18 @@ impl Parser<'_> {
     #[inline(always)]
     fn skip_inline(&mut self, j: usize, depth: usize) -> Next {
         let b = self.b;
-        if depth <= 256
-            && b.get(j) == Some(&b'"')
-            && let Some((e, _)) = string(b, j)
-        {
-            return Ok(e + 1);
+        if depth <= 256 {
+            match b.get(j) {
+                Some(b'"') => {
+                    if let Some((e, _)) = string(b, j) {
+                        return Ok(e + 1);
+                    }
+                }
+                Some(b'{') => return self.skip_object(j, depth),
+                Some(b'[') => return self.skip_array(j, depth),
+                Some(b'-' | b'0'..=b'9') => return Ok(number(b, j)),
+                _ => {}
+            }
         }
         self.skip(j, depth)
     }
