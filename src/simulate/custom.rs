@@ -64,11 +64,7 @@ impl Parser {
     /// Compile the extension's matchers; what cannot run is said in `problems`.
     /// The key paths of JSON patterns are added to `paths`, which the simulator's
     /// single pass over each record then finds.
-    pub fn new(
-        ext: &DeviceExtension,
-        problems: &mut Vec<String>,
-        paths: &mut PathSet,
-    ) -> Parser {
+    pub fn new(ext: &DeviceExtension, problems: &mut Vec<String>, paths: &mut PathSet) -> Parser {
         let mut fields: HashMap<String, Vec<FieldMatcher>> = HashMap::new();
         for g in &ext.groups {
             for m in &g.matchers {

@@ -366,7 +366,6 @@ impl Simulator {
         }
     }
 
-
     /// Append the template's text for this record to `out`.
     fn render(&self, parts: &[Part], rec: &Rec, out: &mut String) -> Result<(), String> {
         for p in parts {
