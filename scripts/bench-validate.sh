@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # The validate benchmark (docs/benchmarks.md): generate large synthetic QRadar content
 # exports (examples/gen_export.rs; every cross reference resolves, so `qrpack validate`
-# must report no error), then for each one time `unzip -p FILE > /dev/null` (the floor: just
-# inflating the archive) and `qrpack validate FILE`, min of RUNS, with peak RSS, and print a
-# Markdown table. The 100 MiB export beside the 500 MiB one shows whether memory grows
-# with the size of the input (it should not: validate is meant to stream).
+# must report no error), then for each one time `unzip -p FILE > /dev/null` (the yardstick:
+# just inflating the archive) and `qrpack validate FILE`, RUNS times each, interleaved
+# (unzip, validate, unzip, validate, ...) so that both see the same machine, and print
+# Markdown tables: wall and CPU (user + sys) time of every run, their minimum and median,
+# the validate/unzip ratios, and peak RSS. Exports of several sizes show whether memory
+# grows with the size of the input (it should not: validate streams, and its indexes go to
+# a temporary file past a fixed budget).
 #
-#   scripts/bench-validate.sh                    # 500 and 100 MiB of content XML, 3 runs
-#   SIZES="2000 500 100" RUNS=5 SEED=7 scripts/bench-validate.sh
+#   scripts/bench-validate.sh                    # 100, 500 and 1024 MiB of content XML, 5 runs
+#   SIZES="500" RUNS=9 SEED=7 scripts/bench-validate.sh
+#   WAIT_IDLE=600 scripts/bench-validate.sh      # first wait (up to 600 s) for a quiet machine
 #   VALIDATE_ARGS="--format json" scripts/bench-validate.sh
 #   QRPACK=/usr/local/bin/qrpack scripts/bench-validate.sh   # time another qrpack binary
+#
+# qrpack validate uses up to three threads (inflate, parse, check); on a machine other work
+# keeps busy it gets a share of the cores like any other process, so its wall time then
+# follows its CPU time. The table says how many cores other processes used during the runs.
 #
 # Exports are cached in $QRPACK_BENCH_DIR (default: $TMPDIR/qrpack-bench-validate), named
 # by size, seed and a hash of the generator's source, and reused when present. Sizes are
 # MiB of uncompressed content XML; the zip is about a tenth of that.
 #
-# Needs bash, cargo, coreutils, awk and unzip. Optional: GNU time at /usr/bin/time (peak
-# RSS). On Debian/Ubuntu: apt-get install -y time unzip
+# Needs bash, cargo, coreutils, awk and unzip. Optional: GNU time at /usr/bin/time (CPU time
+# and peak RSS). On Debian/Ubuntu: apt-get install -y time unzip
 # If this build of qrpack has no `validate` yet, the script says so and still times
 # generation and unzip.
 # Exit status: 0 done, 1 a tool failed or validate reported errors (exit 1) on an export
@@ -24,9 +32,9 @@
 set -euo pipefail
 export LC_ALL=C
 
-SIZES=${SIZES:-"500 100"}
+SIZES=${SIZES:-"100 500 1024"}
 SEED=${SEED:-1}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 VALIDATE_ARGS=${VALIDATE_ARGS:-}
 BENCH_DIR=${QRPACK_BENCH_DIR:-${TMPDIR:-/tmp}/qrpack-bench-validate}
 
@@ -41,12 +49,13 @@ note() { echo "bench-validate: $*" >&2; }
 command -v unzip >/dev/null || die "unzip is not installed (apt-get install -y unzip)"
 
 GNU_TIME=
-if [[ -x /usr/bin/time ]] && /usr/bin/time -v -o /dev/null true 2>/dev/null; then
+if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
     GNU_TIME=/usr/bin/time
 else
-    note "no GNU time at /usr/bin/time: peak RSS will not be measured (apt-get install -y time)"
+    note "no GNU time at /usr/bin/time: CPU time and peak RSS will not be measured (apt-get install -y time)"
 fi
 
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')
 note "building qrpack and the export generator (release)..."
 cargo build --release --quiet --bin qrpack --example gen_export
 BIN=${QRPACK:-$PWD/target/release/qrpack}
@@ -61,8 +70,14 @@ fi
 mkdir -p "$BENCH_DIR"
 GEN_HASH=$(sha256sum examples/gen_export.rs | cut -c1-12)
 
-# Run "$@" once: sets WALL (seconds, ns resolution) and RSS (peak KiB, or "n/a"); the
-# command's stdout goes to $OUT_TO, stderr to $ERR_TO; returns its exit status.
+# CPU time (clock ticks) the whole machine has been busy, and that this shell's waited-for
+# children have used: their difference over the timed runs is what other processes took.
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat 2>/dev/null || echo 0; }
+children_cpu() { sed 's/.*) //' "/proc/$$/stat" 2>/dev/null | awk '{ print $14 + $15 }' || echo 0; }
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# Run "$@" once: sets WALL (s), CPU (user + sys, s, or "n/a") and RSS (peak KiB, or "n/a");
+# the command's stdout goes to $OUT_TO, stderr to $ERR_TO; returns its exit status.
 OUT_TO=/dev/null
 ERR_TO=/dev/null
 measure() {
@@ -70,39 +85,46 @@ measure() {
     tv=$(mktemp "$BENCH_DIR/time.XXXXXX")
     t0=$(date +%s%N)
     if [[ -n $GNU_TIME ]]; then
-        "$GNU_TIME" -v -o "$tv" "$@" >"$OUT_TO" 2>"$ERR_TO" || status=$?
+        "$GNU_TIME" -f '%U %S %M' -o "$tv" "$@" >"$OUT_TO" 2>"$ERR_TO" || status=$?
     else
         "$@" >"$OUT_TO" 2>"$ERR_TO" || status=$?
     fi
     t1=$(date +%s%N)
     WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    RSS=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tv")
+    # GNU time writes "Command exited with non-zero status N" first when it fails.
+    CPU=$(awk 'NF == 3 { printf "%.2f", $1 + $2 }' "$tv")
+    RSS=$(awk 'NF == 3 { print $3 }' "$tv")
+    [[ -n $CPU ]] || CPU=n/a
     [[ -n $RSS ]] || RSS=n/a
     rm -f "$tv"
     return "$status"
 }
 
-# min of RUNS wall times; max of their peak RSS. Sets MIN_WALL, MAX_RSS, LAST_STATUS.
-repeat() {
-    local i
-    MIN_WALL=
-    MAX_RSS=n/a
-    LAST_STATUS=0
-    for ((i = 1; i <= RUNS; i++)); do
-        measure "$@" || LAST_STATUS=$?
-        if [[ -z $MIN_WALL ]] || awk -v a="$WALL" -v b="$MIN_WALL" 'BEGIN { exit !(a < b) }'; then
-            MIN_WALL=$WALL
-        fi
-        if [[ $RSS != n/a ]] && { [[ $MAX_RSS == n/a ]] || ((RSS > MAX_RSS)); }; then
-            MAX_RSS=$RSS
-        fi
-    done
-}
-
+# min and median of the numbers on stdin
+minmed() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s %.3f\n", v[1], m }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 rss_mib() { [[ $1 == n/a ]] && echo n/a || awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+ratio() { awk -v v="$1" -v u="$2" 'BEGIN { if (v == "n/a" || u == "n/a" || u == 0) print "n/a"; else printf "%.2f×", v / u }'; }
 
-ROWS_MD=()
+# On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) for a second in which
+# other processes use less than a tenth of a core before timing.
+wait_idle() {
+    [[ ${WAIT_IDLE:-0} -gt 0 ]] || return 0
+    note "waiting up to ${WAIT_IDLE} s for a quiet machine..."
+    local deadline=$((SECONDS + WAIT_IDLE)) b0 b1
+    while ((SECONDS < deadline)); do
+        b0=$(machine_busy)
+        sleep 1
+        b1=$(machine_busy)
+        if awk -v d="$((b1 - b0))" -v hz="$HZ" 'BEGIN { exit !(d / hz < 0.1) }'; then
+            return 0
+        fi
+    done
+    note "the machine did not become quiet"
+}
+
+SUMMARY=()
+RUNS_MD=()
 FAILED=0
 for SIZE in $SIZES; do
     FILE=$BENCH_DIR/export-${SIZE}mib-seed${SEED}-gen${GEN_HASH}.zip
@@ -110,7 +132,6 @@ for SIZE in $SIZES; do
     if [[ -f $FILE && -f $LOG ]]; then
         note "reusing $FILE"
         GEN_WALL=$(awk '/^gen-wall / { print $2 }' "$LOG")
-        GEN_RSS=$(awk '/^gen-rss / { print $2 }' "$LOG")
         GEN_NOTE=" (cached)"
     else
         note "generating $SIZE MiB of content XML (seed $SEED) into $FILE ..."
@@ -123,50 +144,81 @@ for SIZE in $SIZES; do
         { cat "$LOG.tmp"; echo "gen-wall $WALL"; echo "gen-rss $RSS"; } >"$LOG"
         rm -f "$LOG.tmp"
         GEN_WALL=$WALL
-        GEN_RSS=$RSS
         GEN_NOTE=
     fi
     XML_BYTES=$(awk '/content XML [0-9]+ bytes/ { for (i = 1; i <= NF; i++) if ($i == "XML") print $(i + 1) }' "$LOG")
     ROWS=$(awk '$1 == "rows:" { print $2 }' "$LOG")
     ZIP_BYTES=$(stat -c %s "$FILE")
 
-    note "unzip -p, $RUNS runs..."
     unzip -p "$FILE" >/dev/null # warm the page cache
-    repeat unzip -p "$FILE"
-    [[ $LAST_STATUS == 0 ]] || die "unzip -p $FILE failed"
-    UNZIP_WALL=$MIN_WALL
-    UNZIP_RSS=$MAX_RSS
-
-    VAL_WALL=n/a VAL_RSS=n/a RATIO=n/a VAL_EXIT=n/a
-    if [[ $HAVE_VALIDATE == 1 ]]; then
-        note "qrpack validate, $RUNS runs..."
-        ERR_TO=$BENCH_DIR/validate-$SIZE.err
-        # shellcheck disable=SC2086 # VALIDATE_ARGS is a word list on purpose
-        repeat "$BIN" --color never validate $VALIDATE_ARGS "$FILE"
-        ERR_TO=/dev/null
-        VAL_EXIT=$LAST_STATUS
-        VAL_WALL=$MIN_WALL
-        VAL_RSS=$(rss_mib "$MAX_RSS")
-        RATIO=$(awk -v v="$VAL_WALL" -v u="$UNZIP_WALL" 'BEGIN { printf "%.1f×", v / u }')
-        if [[ $VAL_EXIT != 0 ]]; then
-            note "qrpack validate exited $VAL_EXIT on $FILE (expected 0); its stderr ends with:"
-            tail -n 20 "$BENCH_DIR/validate-$SIZE.err" >&2
-            FAILED=1
+    wait_idle
+    note "$SIZE MiB: unzip -p and qrpack validate, $RUNS runs each, interleaved..."
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+    BUSY0=$(machine_busy)
+    MINE0=$(children_cpu)
+    T0=$(date +%s%N)
+    : >"$BENCH_DIR/u.wall" && : >"$BENCH_DIR/u.cpu" && : >"$BENCH_DIR/v.wall" && : >"$BENCH_DIR/v.cpu" && : >"$BENCH_DIR/pair.ratio"
+    U_RSS=n/a
+    V_RSS=n/a
+    VAL_EXIT=n/a
+    for ((i = 1; i <= RUNS; i++)); do
+        measure unzip -p "$FILE" || die "unzip -p $FILE failed"
+        echo "$WALL" >>"$BENCH_DIR/u.wall"
+        [[ $CPU == n/a ]] || echo "$CPU" >>"$BENCH_DIR/u.cpu"
+        U_RSS=$RSS
+        UW=$WALL
+        UC=$CPU
+        VW=n/a
+        VC=n/a
+        if [[ $HAVE_VALIDATE == 1 ]]; then
+            ERR_TO=$BENCH_DIR/validate-$SIZE.err
+            VAL_EXIT=0
+            # shellcheck disable=SC2086 # VALIDATE_ARGS is a word list on purpose
+            measure "$BIN" --color never validate $VALIDATE_ARGS "$FILE" || VAL_EXIT=$?
+            ERR_TO=/dev/null
+            echo "$WALL" >>"$BENCH_DIR/v.wall"
+            [[ $CPU == n/a ]] || echo "$CPU" >>"$BENCH_DIR/v.cpu"
+            awk -v v="$WALL" -v u="$UW" 'BEGIN { printf "%.4f\n", v / u }' >>"$BENCH_DIR/pair.ratio"
+            if [[ $RSS != n/a ]] && { [[ $V_RSS == n/a ]] || ((RSS > V_RSS)); }; then
+                V_RSS=$RSS
+            fi
+            VW=$WALL
+            VC=$CPU
+            if [[ $VAL_EXIT != 0 ]]; then
+                note "qrpack validate exited $VAL_EXIT on $FILE (expected 0); its stderr ends with:"
+                tail -n 20 "$BENCH_DIR/validate-$SIZE.err" >&2
+                FAILED=1
+            fi
         fi
-        VAL_WALL="$VAL_WALL s"
-    fi
-
-    ROWS_MD+=("| $SIZE | $(mib "$XML_BYTES") | $(mib "$ZIP_BYTES") | $ROWS | $GEN_WALL s$GEN_NOTE | $(rss_mib "$GEN_RSS") | $UNZIP_WALL s | $(rss_mib "$UNZIP_RSS") | $VAL_WALL | $VAL_RSS | $RATIO | $VAL_EXIT |")
+        RUNS_MD+=("| $SIZE | $i | $UW | $UC | $VW | $VC | $(ratio "$VW" "$UW") |")
+    done
+    T1=$(date +%s%N)
+    BUSY1=$(machine_busy)
+    MINE1=$(children_cpu)
+    OTHERS=$(awk -v b="$((BUSY1 - BUSY0))" -v m="$((MINE1 - MINE0))" -v hz="$HZ" -v w="$((T1 - T0))" \
+        'BEGIN { o = (b - m) / hz / (w / 1e9); if (o < 0) o = 0; printf "%.2f", o }')
+    read -r UW_MIN UW_MED < <(minmed <"$BENCH_DIR/u.wall")
+    read -r UC_MIN UC_MED < <(minmed <"$BENCH_DIR/u.cpu")
+    read -r VW_MIN VW_MED < <(minmed <"$BENCH_DIR/v.wall")
+    read -r VC_MIN VC_MED < <(minmed <"$BENCH_DIR/v.cpu")
+    read -r _ PAIR_MED < <(minmed <"$BENCH_DIR/pair.ratio")
+    THROUGHPUT=$(awk -v b="$XML_BYTES" -v s="$VW_MIN" 'BEGIN { if (s == "n/a" || s == 0) print "n/a"; else printf "%.0f MiB/s", b / 1048576 / s }')
+    SUMMARY+=("| $SIZE | $(mib "$XML_BYTES") | $(mib "$ZIP_BYTES") | $ROWS | $GEN_WALL s$GEN_NOTE | $UW_MIN / $UW_MED | $UC_MIN / $UC_MED | $VW_MIN / $VW_MED | $VC_MIN / $VC_MED | $(ratio "$VW_MIN" "$UW_MIN") / $(ratio "$VW_MED" "$UW_MED") | ${PAIR_MED}× | $(ratio "$VC_MED" "$UC_MED") | $THROUGHPUT | $(rss_mib "$U_RSS") | $(rss_mib "$V_RSS") | $VAL_EXIT | $LOAD_BEFORE | $OTHERS |")
 done
+rm -f "$BENCH_DIR"/{u,v}.{wall,cpu} "$BENCH_DIR/pair.ratio"
 
 echo
 echo "## qrpack validate benchmark"
 echo
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'), $(nproc) CPU ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo '?')), seed $SEED, min of $RUNS runs, warm page cache"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $REV, $(nproc) CPU ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo '?')), seed $SEED, $RUNS interleaved runs each, warm page cache. Times in seconds, min / median; CPU is user + sys; \"pairs\" is the median of validate/unzip over back-to-back runs; \"others\" is how many cores other processes used meanwhile (0 = quiet machine)."
 echo
-echo "| target (MiB) | content XML (MiB) | zip (MiB) | rows | generate | generate peak RSS | unzip -p | unzip peak RSS | validate | validate peak RSS | validate / unzip | validate exit |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-printf '%s\n' "${ROWS_MD[@]}"
+echo "| target (MiB) | content XML (MiB) | zip (MiB) | rows | generate | unzip -p wall | unzip -p CPU | validate wall | validate CPU | wall ratio | pairs | CPU ratio | validate throughput (min wall) | unzip peak RSS | validate peak RSS | validate exit | load avg before | others (cores) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+printf '%s\n' "${SUMMARY[@]}"
+echo
+echo "| target (MiB) | run | unzip wall | unzip CPU | validate wall | validate CPU | wall ratio |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${RUNS_MD[@]}"
 echo
 [[ $HAVE_VALIDATE == 1 ]] || echo "validate: not available in this build"
 exit "$FAILED"

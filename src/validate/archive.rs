@@ -417,7 +417,8 @@ pub(super) fn zip<R: Read + Seek>(mut r: R, shown: &str, opts: &Options, report:
     let declared = entries[i].size;
     let label = format!("{shown}!{name}");
     report.content_name = Some(name);
-    let mut checker = Checker::new(&label, opts.catalogue, opts.catalogue_is_authoritative);
+    let mut checker =
+        Checker::new(&label, opts.catalogue, opts.catalogue_is_authoritative).spilling();
     match z.by_index(i) {
         Ok(f) => {
             let bounded = Bounded {
@@ -599,7 +600,8 @@ pub(super) fn tar_gz<R: Read + Seek>(mut r: R, shown: &str, opts: &Options, repo
             }
             Role::Content if !entry.header().entry_type().is_dir() => {
                 report.content_name = Some(name.clone());
-                let mut c = Checker::new(&label, opts.catalogue, opts.catalogue_is_authoritative);
+                let mut c = Checker::new(&label, opts.catalogue, opts.catalogue_is_authoritative)
+                    .spilling();
                 read_content(
                     BufReader::with_capacity(
                         256 << 10,

@@ -3,10 +3,13 @@
 
 mod dsm;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
 
 use base64::Engine;
 
+use super::index::{Index, Sorted, Strings, signed, unsigned};
 use super::schema::{self, Kind};
 use crate::build::{QDESCRIPTION_MAX, QNAME_MAX, normalize_spelling};
 use crate::catalogue::Catalogue;
@@ -29,27 +32,95 @@ pub struct Checker<'a> {
     pub version: Option<(String, At)>,
     pub counts: BTreeMap<String, usize>,
     reported_unknown: HashSet<(String, String)>,
-    /// (row id, QID, row position, QID position), one per qidmap row.
-    qidmaps: Vec<(i64, i64, At, At)>,
-    // Indexes keep 64-bit hashes of names, not the names: memory stays small however
-    // many rows an export holds. A collision (odds ~1e-8 at a million rows) could only
-    // report a false duplicate.
-    qnames: Vec<(u64, At)>,
-    triples: Vec<(u64, At)>,
-    /// (normalized spelling, qidmapid, exact triple, position)
-    spellings: Vec<(u64, i64, u64, At)>,
-    dsm_refs: Vec<(i64, At, bool)>,
-    property_ids: Vec<(u64, At)>,
-    expression_refs: Vec<(u64, At)>,
-    rule_uuids: HashMap<u64, At>,
-    /// Compiled regexes by pattern (exports repeat IBM's patterns many times).
-    regexes: HashMap<String, Result<regex::Regex, String>>,
-    rule_ids: HashSet<String>,
-    qid_test_refs: Vec<(i64, At)>,
-    group_ids: HashSet<i64>,
-    links: Vec<(i64, String, At)>,
+    /// The indexes of the checks across rows. Each holds one fixed-size record per row
+    /// (see [`super::index`]): 64-bit hashes of names, not the names, numbers and packed
+    /// positions; past a memory budget they go to a temporary file, so memory stays
+    /// flat however many rows an export holds. A hash collision (odds ~1e-8 at a million
+    /// rows) could only report a false duplicate or miss a dangling reference.
+    idx: Indexes,
+    /// Strings a finding about an index may show (rule uuids, link items).
+    strings: Strings,
+    /// An index written to disk could not be read back: the checks across rows are
+    /// incomplete, and validation failed (exit code 2).
+    pub failure: Option<String>,
+    /// Compiled regexes by pattern (exports repeat IBM's patterns many times). Shared,
+    /// not cloned: a cloned `Regex` starts with an empty search cache, which made every
+    /// row rebuild its lazy DFA.
+    regexes: HashMap<String, Result<Arc<regex::Regex>, String>>,
+    /// Per known row type, the last row's columns and their places in the schema.
+    layouts: Vec<Vec<(String, Option<usize>)>>,
+    /// Reused per row: normalized spellings (no allocation per row).
+    scratch: String,
+    /// Reused per row: a decoded base64 payload.
+    decoded: Vec<u8>,
     /// Log source types, protocols, categories and extensions (custom DSMs).
     dsm: dsm::DsmIndex,
+}
+
+/// The indexes, one per kind of record; fields are listed as (field, …): all are sorted
+/// field by field.
+struct Indexes {
+    /// (QID, its position), one per qidmap row: QR054 and QR092.
+    qids: Index<2>,
+    /// (qidmap id, row position, QID): QR057 and QR058.
+    qidmap_ids: Index<3>,
+    /// (hash of qname, position): QR055.
+    qnames: Index<2>,
+    /// (hash of (type, event id, category), position): QR056.
+    triples: Index<2>,
+    /// (hash of the normalized spelling, position, qidmapid, exact triple): QR059.
+    spellings: Index<4>,
+    /// (qidmapid, position, custom event): QR057 and QR058.
+    dsm_refs: Index<3>,
+    /// (hash of a property id, position): QR077 and QR070.
+    property_ids: Index<2>,
+    /// (hash of an expression's ap_id, position): QR070.
+    expression_refs: Index<2>,
+    /// (hash of a rule uuid, position, the uuid's handle in `strings`): QR091.
+    rule_uuids: Index<4>,
+    /// (hash of a rule id): QR094.
+    rule_ids: Index<1>,
+    /// (QID a rule tests, position): QR092.
+    qid_test_refs: Index<2>,
+    /// (fgroup id): QR093.
+    group_ids: Index<1>,
+    /// (fgroup_link's group, position): QR093.
+    link_groups: Index<2>,
+    /// (hash of a link's item, position, the item's handle in `strings`): QR094.
+    link_items: Index<4>,
+}
+
+impl Indexes {
+    fn new(spill: bool) -> Self {
+        fn i<const N: usize>(spill: bool) -> Index<N> {
+            if spill {
+                Index::spilling()
+            } else {
+                Index::in_memory()
+            }
+        }
+        Indexes {
+            qids: i(spill),
+            qidmap_ids: i(spill),
+            qnames: i(spill),
+            triples: i(spill),
+            spellings: i(spill),
+            dsm_refs: i(spill),
+            property_ids: i(spill),
+            expression_refs: i(spill),
+            rule_uuids: i(spill),
+            rule_ids: i(spill),
+            qid_test_refs: i(spill),
+            group_ids: i(spill),
+            link_groups: i(spill),
+            link_items: i(spill),
+        }
+    }
+}
+
+/// An index, taken out of the checker to be read in order.
+fn sorted<const N: usize>(index: &mut Index<N>) -> io::Result<Sorted<N>> {
+    std::mem::replace(index, Index::in_memory()).sorted()
 }
 
 impl<'a> Checker<'a> {
@@ -63,21 +134,23 @@ impl<'a> Checker<'a> {
             version: None,
             counts: BTreeMap::new(),
             reported_unknown: HashSet::new(),
-            qidmaps: Vec::new(),
-            qnames: Vec::new(),
-            triples: Vec::new(),
-            spellings: Vec::new(),
-            dsm_refs: Vec::new(),
-            property_ids: Vec::new(),
-            expression_refs: Vec::new(),
-            rule_uuids: HashMap::new(),
+            idx: Indexes::new(false),
+            strings: Strings::new(false),
+            failure: None,
             regexes: HashMap::new(),
-            rule_ids: HashSet::new(),
-            qid_test_refs: Vec::new(),
-            group_ids: HashSet::new(),
-            links: Vec::new(),
+            layouts: vec![Vec::new(); schema::ROWS.len()],
+            scratch: String::new(),
+            decoded: Vec::new(),
             dsm: dsm::DsmIndex::default(),
         }
+    }
+
+    /// Let the indexes go to a temporary file past their memory budget (for large
+    /// inputs; the build's self-check keeps them in memory). Before any row.
+    pub fn spilling(mut self) -> Self {
+        self.idx = Indexes::new(true);
+        self.strings = Strings::new(true);
+        self
     }
 
     pub fn loc(&self, pos: impl Into<Pos>) -> Location {
@@ -123,8 +196,13 @@ impl<'a> Checker<'a> {
     }
 
     pub fn row(&mut self, row: &RowAt) {
-        *self.counts.entry(row.table.clone()).or_default() += 1;
-        let Some(cols) = schema::columns(&row.table) else {
+        match self.counts.get_mut(row.table.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(row.table.clone(), 1);
+            }
+        }
+        let Some(table) = schema::table_index(&row.table) else {
             if self
                 .reported_unknown
                 .insert((row.table.clone(), String::new()))
@@ -143,7 +221,7 @@ impl<'a> Checker<'a> {
             }
             return;
         };
-        self.schema(row, cols);
+        self.schema(row, table);
         match row.table.as_str() {
             "qidmap" => self.qidmap(row),
             "dsmevent" => self.dsmevent(row),
@@ -152,13 +230,16 @@ impl<'a> Checker<'a> {
             "custom_rule" => self.rule(row),
             "fgroup" => {
                 if let Some(id) = int(row, "id") {
-                    self.group_ids.insert(id);
+                    self.idx.group_ids.push([signed(id)]);
                 }
             }
             "fgroup_link" => {
                 if let (Some(g), Some(item)) = (int(row, "fgroup_id"), row.value("item_id")) {
-                    self.links
-                        .push((g, item.trim().to_string(), row.pos.into()));
+                    let at = At::from(row.pos).0;
+                    let item = item.trim();
+                    let (o, n) = self.strings.put(item);
+                    self.idx.link_groups.push([signed(g), at]);
+                    self.idx.link_items.push([h(&[item]), at, o, n]);
                 }
             }
             "device_ext" => self.device_ext(row),
@@ -170,10 +251,35 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn schema(&mut self, row: &RowAt, cols: &[schema::Column]) {
-        let mut seen = HashSet::new();
-        for c in &row.columns {
-            if !seen.insert(c.name.as_str()) {
+    fn schema(&mut self, row: &RowAt, table: usize) {
+        let cols = schema::ROWS[table].1;
+        // Which known columns the row has: one bit per column of the schema (every
+        // schema has fewer than 64), so that neither the duplicate check nor the
+        // required-column check allocates or searches by name again.
+        debug_assert!(cols.len() < 64);
+        let mut present = 0u64;
+        // Rows of one type repeat one column order: the last row's, per type, saves
+        // searching the schema by name for most columns.
+        let mut layout = std::mem::take(&mut self.layouts[table]);
+        for (i, c) in row.columns.iter().enumerate() {
+            let known = match layout.get(i) {
+                Some((name, k)) if *name == c.name => *k,
+                _ => {
+                    let k = cols.iter().position(|(n, _, _)| *n == c.name);
+                    if i < layout.len() {
+                        layout[i] = (c.name.clone(), k);
+                    } else if i == layout.len() && i < 64 {
+                        layout.push((c.name.clone(), k));
+                    }
+                    k
+                }
+            };
+            let twice = match known {
+                Some(k) => present & (1 << k) != 0,
+                // Unknown columns are rare: compare with the earlier ones by name.
+                None => row.columns[..i].iter().any(|p| p.name == c.name),
+            };
+            if twice {
                 self.warn(
                     "QR041",
                     c.pos,
@@ -182,7 +288,7 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             }
-            match cols.iter().find(|(n, _, _)| *n == c.name) {
+            match known {
                 None => {
                     if self
                         .reported_unknown
@@ -201,8 +307,10 @@ impl<'a> Checker<'a> {
                         self.findings.push(d);
                     }
                 }
-                Some((_, kind, _)) => {
-                    if let Some(problem) = schema::check(*kind, &c.value) {
+                Some(k) => {
+                    present |= 1 << k;
+                    let kind = cols[k].1;
+                    if let Some(problem) = schema::check(kind, &c.value) {
                         let shown = shorten(&c.value);
                         let msg = format!("<{}>/<{}> \"{shown}\" {problem}", row.table, c.name);
                         match kind {
@@ -223,8 +331,9 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        for (name, _, required) in cols {
-            if *required && row.get(name).is_none() {
+        self.layouts[table] = layout;
+        for (k, (name, _, required)) in cols.iter().enumerate() {
+            if *required && present & (1 << k) == 0 {
                 self.err(
                     "QR038",
                     row.pos,
@@ -246,7 +355,7 @@ impl<'a> Checker<'a> {
                 "QRadar severities run from 0 to 10",
             );
         }
-        let name = row.value("qname").unwrap_or("").to_string();
+        let name = row.value("qname").unwrap_or("");
         if row.get("qname").is_some() {
             let n = name.chars().count();
             if name.trim().is_empty() {
@@ -301,10 +410,16 @@ impl<'a> Checker<'a> {
             return;
         };
         if !name.is_empty() {
-            self.qnames.push((h(&[&name]), row.pos_of("qname").into()));
+            self.idx
+                .qnames
+                .push([h(&[name]), At::from(row.pos_of("qname")).0]);
         }
-        self.qidmaps
-            .push((id, qid, row.pos.into(), row.pos_of("qid").into()));
+        self.idx
+            .qids
+            .push([signed(qid), At::from(row.pos_of("qid")).0]);
+        self.idx
+            .qidmap_ids
+            .push([signed(id), At::from(row.pos).0, signed(qid)]);
     }
 
     fn dsmevent(&mut self, row: &RowAt) {
@@ -314,42 +429,33 @@ impl<'a> Checker<'a> {
         let id = row.value("deviceeventid").unwrap_or("");
         let cat = row.value("deviceeventcategory").unwrap_or("");
         let custom = row.value("customevent") != Some("false");
-        self.dsm_refs
-            .push((qidmapid, row.pos_of("qidmapid").into(), custom));
         self.custom_type_ref(ty, row.pos_of("devicetypeid").into(), "dsmevent");
-        let ty = ty.to_string();
-        let key = h(&[&ty, id, cat]);
-        let at: At = row.pos_of("deviceeventid").into();
-        self.triples.push((key, at));
-        let norm = h(&[&ty, &normalize_spelling(id), &normalize_spelling(cat)]);
-        self.spellings.push((norm, qidmapid, key, at));
+        self.idx.dsm_refs.push([
+            signed(qidmapid),
+            At::from(row.pos_of("qidmapid")).0,
+            u64::from(custom),
+        ]);
+        let key = h_triple(ty, id, cat);
+        let at = At::from(row.pos_of("deviceeventid")).0;
+        self.idx.triples.push([key, at]);
+        // h(ty, normalize_spelling(id), normalize_spelling(cat)), in one reused buffer.
+        let mut norm = std::mem::take(&mut self.scratch);
+        norm.clear();
+        push_normalized(&mut norm, id);
+        let split = norm.len();
+        push_normalized(&mut norm, cat);
+        let norm_key = h_triple(ty, &norm[..split], &norm[split..]);
+        self.scratch = norm;
+        self.idx
+            .spellings
+            .push([norm_key, at, signed(qidmapid), key]);
     }
 
     fn property(&mut self, row: &RowAt) {
         let Some(id) = row.value("id") else { return };
-        self.property_ids.push((h(&[id]), row.pos_of("id").into()));
-    }
-
-    /// Report the second and later of equal keys (sorted by key, then file order).
-    fn duplicates(
-        &mut self,
-        mut keys: Vec<(u64, At)>,
-        code: &'static str,
-        what: &str,
-        help: &str,
-    ) -> Vec<(u64, At)> {
-        keys.sort_by_key(|(k, at)| (*k, at.0));
-        for w in keys.windows(2) {
-            if w[0].0 == w[1].0 {
-                let l = self.loc(w[0].1);
-                let d = Diagnostic::error(code, format!("{what} is used twice"))
-                    .at(self.loc(w[1].1))
-                    .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
-                    .help(help);
-                self.findings.push(d);
-            }
-        }
-        keys
+        self.idx
+            .property_ids
+            .push([h(&[id]), At::from(row.pos_of("id")).0]);
     }
 
     fn expression(&mut self, row: &RowAt) {
@@ -361,26 +467,26 @@ impl<'a> Checker<'a> {
             );
         }
         if let Some(ap) = row.value("ap_id") {
-            self.expression_refs
-                .push((h(&[ap]), row.pos_of("ap_id").into()));
+            self.idx
+                .expression_refs
+                .push([h(&[ap]), At::from(row.pos_of("ap_id")).0]);
         }
-        let payload = row.value("payload").and_then(|p| {
-            let cleaned: std::borrow::Cow<str> = if p.bytes().any(|c| c.is_ascii_whitespace()) {
-                p.chars()
-                    .filter(|c| !c.is_ascii_whitespace())
-                    .collect::<String>()
-                    .into()
-            } else {
-                p.into()
-            };
-            base64::engine::general_purpose::STANDARD
-                .decode(cleaned.as_bytes())
-                .ok()
-        });
-        let sample = payload
-            .as_ref()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .filter(|s| !s.is_empty());
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let payload = row
+            .value("payload")
+            .is_some_and(|p| decode_base64_into(p, &mut decoded));
+        let sample = if payload {
+            Some(String::from_utf8_lossy(&decoded)).filter(|s| !s.is_empty())
+        } else {
+            None
+        };
+        self.expression_checks(row, sample.as_deref());
+        drop(sample);
+        self.decoded = decoded;
+    }
+
+    /// The checks of an expression row's value, with its decoded sample if any.
+    fn expression_checks(&mut self, row: &RowAt, sample: Option<&str>) {
         if row.table == "ariel_property_json_expression" {
             let Some(expr) = row.value("expression") else {
                 return;
@@ -394,7 +500,7 @@ impl<'a> Checker<'a> {
                 ),
                 Ok(path) => {
                     if let Some(s) = sample {
-                        let hit = serde_json::from_str::<serde_json::Value>(&s)
+                        let hit = serde_json::from_str::<serde_json::Value>(s)
                             .ok()
                             .and_then(|v| path.extract(&v));
                         if hit.is_none() {
@@ -424,7 +530,9 @@ impl<'a> Checker<'a> {
             return;
         }
         if !self.regexes.contains_key(re) {
-            let compiled = regex::Regex::new(re).map_err(|e| e.to_string());
+            let compiled = regex::Regex::new(re)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
             // Bounded: past this many distinct patterns, compile without keeping.
             if self.regexes.len() >= 4096 {
                 self.regexes.clear();
@@ -462,7 +570,7 @@ impl<'a> Checker<'a> {
                     );
                 } else if let Some(s) = sample
                     && compiled
-                        .captures(&s)
+                        .captures(s)
                         .and_then(|c| c.get(group as usize))
                         .is_none()
                 {
@@ -479,21 +587,13 @@ impl<'a> Checker<'a> {
 
     fn rule(&mut self, row: &RowAt) {
         if let Some(id) = row.value("id") {
-            self.rule_ids.insert(id.trim().to_string());
+            self.idx.rule_ids.push([h(&[id.trim()])]);
         }
         if let Some(uuid) = row.value("uuid") {
-            if let Some(first) = self.rule_uuids.get(&h(&[uuid])).copied() {
-                let l = self.loc(first);
-                let d =
-                    Diagnostic::error("QR091", format!("the rule uuid \"{uuid}\" is used twice"))
-                        .at(self.loc(row.pos_of("uuid")))
-                        .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
-                        .help("QRadar recognises a rule by its uuid: each rule needs its own");
-                self.findings.push(d);
-            } else {
-                self.rule_uuids
-                    .insert(h(&[uuid]), row.pos_of("uuid").into());
-            }
+            let (o, n) = self.strings.put(uuid);
+            self.idx
+                .rule_uuids
+                .push([h(&[uuid]), At::from(row.pos_of("uuid")).0, o, n]);
         }
         let Some(data) = row.value("rule_data") else {
             return;
@@ -524,7 +624,7 @@ impl<'a> Checker<'a> {
                     for t in rule.tests.iter().filter(|t| t.class == "QID_Test") {
                         for q in t.selections.get("1").map(String::as_str).unwrap_or("").split(',') {
                             if let Ok(q) = q.trim().parse::<i64>() {
-                                self.qid_test_refs.push((q, pos.into()));
+                                self.idx.qid_test_refs.push([signed(q), At::from(pos).0]);
                             }
                         }
                     }
@@ -559,10 +659,21 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks across rows, once every row has been read.
+    /// Checks across rows, once every row has been read. An index that cannot be read
+    /// back from disk sets [`Checker::failure`].
     pub fn finish(&mut self) {
+        if let Err(e) = self.across_rows() {
+            self.failure = Some(format!(
+                "cannot read back a temporary index file (the checks across rows are incomplete): {e}"
+            ));
+        }
+    }
+
+    fn across_rows(&mut self) -> io::Result<()> {
+        // Rule uuids are compared as rows come, even when reading stops later.
+        self.rule_uuid_duplicates()?;
         if self.stopped {
-            return;
+            return Ok(());
         }
         self.dsm_finish();
         if self.version.is_none() {
@@ -575,145 +686,266 @@ impl<'a> Checker<'a> {
                 .help("QRadar writes <qradarversion> as the first child of <content>");
             self.findings.push(d);
         }
-        // Duplicates, found by sorting (indexes are flat vectors: small and cache-friendly).
-        let qids: Vec<(u64, At)> = self
-            .qidmaps
-            .iter()
-            .map(|(_, q, _, at)| (*q as u64, *at))
-            .collect();
-        let sorted_qids = self.duplicates(
-            qids,
-            "QR054",
-            "this QID number",
-            "each QID map entry needs its own number",
-        );
-        let qnames = std::mem::take(&mut self.qnames);
-        self.duplicates(
-            qnames,
+        self.qids_and_rule_tests()?;
+        let mut qnames = sorted(&mut self.idx.qnames)?;
+        let mut dup = Duplicates::new(
             "QR055",
             "this QID name",
             "QRadar recognises an installed QID by its name: names must be unique",
         );
-        let triples = std::mem::take(&mut self.triples);
-        self.duplicates(
-            triples,
+        while let Some(r) = qnames.next_rec()? {
+            dup.next(self, r);
+        }
+        let mut triples = sorted(&mut self.idx.triples)?;
+        let mut dup = Duplicates::new(
             "QR056",
             "this device event (type, id, category)",
             "QRadar maps one (type, event id, category) to one QID: remove one row",
         );
-        let props = std::mem::take(&mut self.property_ids);
-        let props = self.duplicates(
-            props,
-            "QR077",
-            "this property id",
-            "each custom property needs its own id",
+        while let Some(r) = triples.next_rec()? {
+            dup.next(self, r);
+        }
+        self.properties_and_expressions()?;
+        self.spellings()?;
+        self.qidmap_references()?;
+        self.links()?;
+        Ok(())
+    }
+
+    /// QR091: the second and later rows with one rule uuid.
+    fn rule_uuid_duplicates(&mut self) -> io::Result<()> {
+        let mut uuids = sorted(&mut self.idx.rule_uuids)?;
+        let mut first: Option<[u64; 4]> = None;
+        while let Some(r) = uuids.next_rec()? {
+            match first {
+                Some(f) if f[0] == r[0] => {
+                    let uuid = self.strings.get((r[2], r[3]))?;
+                    let l = self.loc(At(f[1]));
+                    let d = Diagnostic::error(
+                        "QR091",
+                        format!("the rule uuid \"{uuid}\" is used twice"),
+                    )
+                    .at(self.loc(At(r[1])))
+                    .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
+                    .help("QRadar recognises a rule by its uuid: each rule needs its own");
+                    self.findings.push(d);
+                }
+                _ => first = Some(r),
+            }
+        }
+        Ok(())
+    }
+
+    /// QR054 (a QID number twice) and QR092 (rules test QIDs the file does not define),
+    /// in one pass over the QIDs in order, beside the tested QIDs in order.
+    fn qids_and_rule_tests(&mut self) -> io::Result<()> {
+        let mut qids = sorted(&mut self.idx.qids)?;
+        let mut tests = sorted(&mut self.idx.qid_test_refs)?;
+        let mut dup = Duplicates::new(
+            "QR054",
+            "this QID number",
+            "each QID map entry needs its own number",
         );
-        let mut spellings = std::mem::take(&mut self.spellings);
-        spellings.sort_by_key(|(n, _, _, at)| (*n, at.0));
-        let mut group = 0usize;
-        for i in 1..spellings.len() {
-            let (n, q, t, at) = spellings[i];
-            if spellings[group].0 != n {
-                group = i;
+        let mut next_qid = qids.next_rec()?;
+        // The first 20 external QIDs in order, how many there are (up to 21), and where
+        // the first test of one is.
+        let mut external: Vec<i64> = Vec::new();
+        let mut more = false;
+        let mut first_at: Option<u64> = None;
+        while let Some(t) = tests.next_rec()? {
+            while let Some(q) = next_qid
+                && q[0] < t[0]
+            {
+                dup.next(self, q);
+                next_qid = qids.next_rec()?;
+            }
+            if next_qid.is_some_and(|q| q[0] == t[0]) {
                 continue;
             }
-            // Compare with the first spelling of this normalized form.
-            let (_, fq, ft, fat) = spellings[group];
-            if fq != q && ft != t {
-                let l = self.loc(fat);
-                let d = Diagnostic::warning(
-                    "QR059",
-                    "this device event id differs from another spelling only by dash kind, case or spaces, but maps to another QID",
-                )
-                .at(self.loc(at))
-                .note(format!("the other spelling is at {}:{}:{}", l.file, l.line, l.column))
-                .help("Microsoft writes some names with an EN DASH or a trailing space: map every spelling of one operation to the same QID");
-                self.findings.push(d);
-            }
-        }
-        drop(spellings);
-        let mut by_id = std::mem::take(&mut self.qidmaps);
-        by_id.sort_by_key(|(id, ..)| *id);
-        let find = |id: i64| {
-            by_id
-                .binary_search_by_key(&id, |(i, ..)| *i)
-                .ok()
-                .map(|k| by_id[k])
-        };
-        let mut custom_qidmaps = BTreeSet::new();
-        for (qidmapid, pos, custom) in std::mem::take(&mut self.dsm_refs) {
-            match find(qidmapid) {
-                None => self.err(
-                    "QR057",
-                    pos,
-                    format!("qidmapid {qidmapid} matches no <qidmap> row id in this file"),
-                    "dsmevent/qidmapid points at qidmap/id (the row id, not the QID number); QRadar would map these events to nothing",
-                ),
-                Some(_) if custom => {
-                    custom_qidmaps.insert(qidmapid);
+            let q = unsigned(t[0]);
+            if external.last() != Some(&q) && !more {
+                if external.len() < 20 {
+                    external.push(q);
+                } else {
+                    more = true;
                 }
-                Some(_) => {}
             }
+            first_at = Some(first_at.map_or(t[1], |f| f.min(t[1])));
         }
-        for id in custom_qidmaps {
-            if let Some((_, qid, pos, _)) = find(id)
-                && qid < USER_QID_MIN
-            {
-                self.warn(
-                    "QR058",
-                    pos,
-                    format!("custom event QID {qid} is below {USER_QID_MIN}, outside the user range real exports use"),
-                    "user-created QIDs seen in real exports start at 2000000; a lower number may collide with IBM's",
-                );
-            }
+        while let Some(q) = next_qid {
+            dup.next(self, q);
+            next_qid = qids.next_rec()?;
         }
-        for (ap, pos) in std::mem::take(&mut self.expression_refs) {
-            if props.binary_search_by_key(&ap, |(k, _)| *k).is_err() {
-                self.err(
-                    "QR070",
-                    pos,
-                    "this ap_id matches no <ariel_regex_property> id in this file".to_string(),
-                    "an expression's ap_id is its property's id",
-                );
-            }
-        }
-        let known: HashSet<i64> = sorted_qids.iter().map(|(q, _)| *q as i64).collect();
-        let mut external = BTreeSet::new();
-        let mut first_pos = None;
-        for (q, pos) in std::mem::take(&mut self.qid_test_refs) {
-            if !known.contains(&q) {
-                external.insert(q);
-                first_pos.get_or_insert(pos);
-            }
-        }
-        if let Some(pos) = first_pos {
-            let list: Vec<String> = external.iter().take(20).map(|q| q.to_string()).collect();
+        if let Some(at) = first_at {
+            let list: Vec<String> = external.iter().map(i64::to_string).collect();
             let d = Diagnostic::new(
                 "QR092",
                 Severity::Info,
                 format!(
                     "rules test QIDs this file does not define: {}{}",
                     list.join(", "),
-                    if external.len() > 20 { ", …" } else { "" }
+                    if more { ", …" } else { "" }
                 ),
             )
-            .at(self.loc(pos))
+            .at(self.loc(At(at)))
             .note("they must exist on the target QRadar (built-in QIDs, or another extension's)");
             self.findings.push(d);
         }
-        for (g, item, pos) in std::mem::take(&mut self.links) {
-            if !self.group_ids.contains(&g) {
+        Ok(())
+    }
+
+    /// QR077 (a property id twice) and QR070 (an expression's ap_id matches no
+    /// property), in one pass over both in order.
+    fn properties_and_expressions(&mut self) -> io::Result<()> {
+        let mut props = sorted(&mut self.idx.property_ids)?;
+        let mut refs = sorted(&mut self.idx.expression_refs)?;
+        let mut dup = Duplicates::new(
+            "QR077",
+            "this property id",
+            "each custom property needs its own id",
+        );
+        let mut next_prop = props.next_rec()?;
+        while let Some(r) = refs.next_rec()? {
+            while let Some(p) = next_prop
+                && p[0] < r[0]
+            {
+                dup.next(self, p);
+                next_prop = props.next_rec()?;
+            }
+            if next_prop.is_none_or(|p| p[0] != r[0]) {
+                self.err(
+                    "QR070",
+                    At(r[1]),
+                    "this ap_id matches no <ariel_regex_property> id in this file".to_string(),
+                    "an expression's ap_id is its property's id",
+                );
+            }
+        }
+        while let Some(p) = next_prop {
+            dup.next(self, p);
+            next_prop = props.next_rec()?;
+        }
+        Ok(())
+    }
+
+    /// QR059: device event ids that differ only by dash kind, case or spaces, mapped to
+    /// another QID. Each is compared with the first spelling of its normalized form.
+    fn spellings(&mut self) -> io::Result<()> {
+        let mut spellings = sorted(&mut self.idx.spellings)?;
+        let mut first: Option<[u64; 4]> = None;
+        while let Some(r) = spellings.next_rec()? {
+            let [n, at, q, t] = r;
+            let Some([fn_, fat, fq, ft]) = first.filter(|f| f[0] == n) else {
+                first = Some(r);
+                continue;
+            };
+            debug_assert_eq!(fn_, n);
+            if fq != q && ft != t {
+                let l = self.loc(At(fat));
+                let d = Diagnostic::warning(
+                    "QR059",
+                    "this device event id differs from another spelling only by dash kind, case or spaces, but maps to another QID",
+                )
+                .at(self.loc(At(at)))
+                .note(format!("the other spelling is at {}:{}:{}", l.file, l.line, l.column))
+                .help("Microsoft writes some names with an EN DASH or a trailing space: map every spelling of one operation to the same QID");
+                self.findings.push(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// QR057 (a qidmapid matches no qidmap row) and QR058 (a custom event's QID below
+    /// the user range), joining the references and the qidmap rows by id. Where two
+    /// qidmap rows share an id (QR054 does not catch that: it compares QIDs), the first
+    /// in the file is the one a reference points at.
+    fn qidmap_references(&mut self) -> io::Result<()> {
+        let mut ids = sorted(&mut self.idx.qidmap_ids)?;
+        let mut refs = sorted(&mut self.idx.dsm_refs)?;
+        let mut next_id = ids.next_rec()?;
+        // The qidmapid being read, the qidmap row it matches, and whether a custom
+        // event points at it.
+        let mut group: Option<(u64, Option<[u64; 3]>, bool)> = None;
+        while let Some([qidmapid, at, custom]) = refs.next_rec()? {
+            if group.is_none_or(|g| g.0 != qidmapid) {
+                if let Some(g) = group {
+                    self.custom_qid_below_user_range(g.1, g.2);
+                }
+                while let Some(i) = next_id
+                    && i[0] < qidmapid
+                {
+                    next_id = ids.next_rec()?;
+                }
+                group = Some((qidmapid, next_id.filter(|i| i[0] == qidmapid), false));
+            }
+            let Some(g) = group.as_mut() else { continue };
+            if g.1.is_none() {
+                let id = unsigned(qidmapid);
+                self.err(
+                    "QR057",
+                    At(at),
+                    format!("qidmapid {id} matches no <qidmap> row id in this file"),
+                    "dsmevent/qidmapid points at qidmap/id (the row id, not the QID number); QRadar would map these events to nothing",
+                );
+            } else if custom == 1 {
+                g.2 = true;
+            }
+        }
+        if let Some(g) = group {
+            self.custom_qid_below_user_range(g.1, g.2);
+        }
+        Ok(())
+    }
+
+    fn custom_qid_below_user_range(&mut self, qidmap: Option<[u64; 3]>, custom: bool) {
+        let Some([_, at, qid]) = qidmap else { return };
+        let qid = unsigned(qid);
+        if custom && qid < USER_QID_MIN {
+            self.warn(
+                "QR058",
+                At(at),
+                format!("custom event QID {qid} is below {USER_QID_MIN}, outside the user range real exports use"),
+                "user-created QIDs seen in real exports start at 2000000; a lower number may collide with IBM's",
+            );
+        }
+    }
+
+    /// QR093 (a link's group is not in the file) and QR094 (a link's item is no rule
+    /// id), joining the links with the groups and the rules.
+    fn links(&mut self) -> io::Result<()> {
+        let mut groups = sorted(&mut self.idx.group_ids)?;
+        let mut links = sorted(&mut self.idx.link_groups)?;
+        let mut next_group = groups.next_rec()?;
+        while let Some([g, at]) = links.next_rec()? {
+            while let Some(i) = next_group
+                && i[0] < g
+            {
+                next_group = groups.next_rec()?;
+            }
+            if next_group.is_none_or(|i| i[0] != g) {
+                let g = unsigned(g);
                 self.err(
                     "QR093",
-                    pos,
+                    At(at),
                     format!("fgroup_link points at group {g}, which this file does not define"),
                     "add the <fgroup> row or fix fgroup_id",
                 );
             }
-            if !self.rule_ids.contains(&item) {
+        }
+        let mut rules = sorted(&mut self.idx.rule_ids)?;
+        let mut items = sorted(&mut self.idx.link_items)?;
+        let mut next_rule = rules.next_rec()?;
+        while let Some([item, at, o, n]) = items.next_rec()? {
+            while let Some(r) = next_rule
+                && r[0] < item
+            {
+                next_rule = rules.next_rec()?;
+            }
+            if next_rule.is_none_or(|r| r[0] != item) {
+                let item = self.strings.get((o, n))?;
                 self.warn(
                     "QR094",
-                    pos,
+                    At(at),
                     format!(
                         "fgroup_link files item {item}, which is no <custom_rule> id in this file"
                     ),
@@ -721,6 +953,43 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        Ok(())
+    }
+}
+
+/// Reports the second and later of equal keys, read in order (by key, then position),
+/// each with the place of the one before it.
+struct Duplicates {
+    code: &'static str,
+    what: &'static str,
+    help: &'static str,
+    last: Option<(u64, u64)>,
+}
+
+impl Duplicates {
+    fn new(code: &'static str, what: &'static str, help: &'static str) -> Self {
+        Duplicates {
+            code,
+            what,
+            help,
+            last: None,
+        }
+    }
+
+    /// The next (key, position, …) record.
+    fn next<const N: usize>(&mut self, checker: &mut Checker, r: [u64; N]) {
+        let (key, at) = (r[0], r[1]);
+        if let Some((k, first)) = self.last
+            && k == key
+        {
+            let l = checker.loc(At(first));
+            let d = Diagnostic::error(self.code, format!("{} is used twice", self.what))
+                .at(checker.loc(At(at)))
+                .note(format!("first used at {}:{}:{}", l.file, l.line, l.column))
+                .help(self.help);
+            checker.findings.push(d);
+        }
+        self.last = Some((key, at));
     }
 }
 
@@ -753,6 +1022,62 @@ fn h(parts: &[&str]) -> u64 {
         p.hash(&mut hasher);
     }
     hasher.finish()
+}
+
+/// The hash `h(&[ty, a, b])` gives for a device type number, without formatting it.
+fn h_triple(ty: i64, a: &str, b: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    let mut digits = [0u8; 20];
+    let ty = format_i64(ty, &mut digits);
+    ty.hash(&mut hasher);
+    a.hash(&mut hasher);
+    b.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// `n` in decimal, written into `buf`.
+fn format_i64(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
+}
+
+/// Append [`normalize_spelling`]`(s)` to `out`; ASCII without allocating.
+fn push_normalized(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        out.extend(
+            s.bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(|b| b.to_ascii_lowercase() as char),
+        );
+    } else {
+        out.push_str(&normalize_spelling(s));
+    }
+}
+
+/// Decode standard base64 (ASCII whitespace ignored) into `out`; false if it is not.
+fn decode_base64_into(data: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if data.bytes().any(|c| c.is_ascii_whitespace()) {
+        let cleaned: Vec<u8> = data.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+        engine.decode_vec(&cleaned, out).is_ok()
+    } else {
+        engine.decode_vec(data.as_bytes(), out).is_ok()
+    }
 }
 
 fn int(row: &RowAt, name: &str) -> Option<i64> {
@@ -831,6 +1156,133 @@ pub fn java_only(re: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::rows::ColumnAt;
+
+    fn row(table: &str, line: u64, cols: &[(&str, String)]) -> RowAt {
+        RowAt {
+            table: table.into(),
+            pos: Pos {
+                line,
+                column: 2,
+                offset: 0,
+            },
+            columns: cols
+                .iter()
+                .enumerate()
+                .map(|(i, (n, v))| ColumnAt {
+                    name: (*n).into(),
+                    value: v.clone(),
+                    pos: Pos {
+                        line: line + 1 + i as u64,
+                        column: 3,
+                        offset: 0,
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// Findings as text, in order.
+    fn shown(findings: &[Diagnostic]) -> Vec<String> {
+        let mut f = findings.to_vec();
+        crate::diag::sort(&mut f);
+        f.iter()
+            .map(|d| {
+                let l = d.location.as_ref().map(|l| (l.line, l.column));
+                format!("{} {:?} {} {:?}", d.code, l, d.message, d.notes)
+            })
+            .collect()
+    }
+
+    /// Enough rows for every index to go to disk several times: the findings across rows
+    /// are the same as with everything in memory.
+    #[test]
+    fn indexes_on_disk_find_what_indexes_in_memory_find() {
+        let cat = Catalogue::builtin();
+        let mut on_disk = Checker::new("x.xml", cat, false).spilling();
+        let mut in_memory = Checker::new("x.xml", cat, false);
+        let n = 70_000u64;
+        for c in [&mut on_disk, &mut in_memory] {
+            c.version("2021.6.0".into(), Pos::START);
+            let mut line = 10;
+            for i in 0..n {
+                // Every 997th QID number and every 1009th name repeat an earlier one.
+                let qid = if i % 997 == 5 {
+                    2_000_000 + i - 3
+                } else {
+                    2_000_000 + i
+                };
+                let name = if i % 1009 == 7 {
+                    format!("n{}", i - 1)
+                } else {
+                    format!("n{i}")
+                };
+                let r = row(
+                    "qidmap",
+                    line,
+                    &[
+                        ("id", i.to_string()),
+                        ("qid", qid.to_string()),
+                        ("qname", name),
+                        ("severity", "5".into()),
+                        ("lowlevelcategory", "3001".into()),
+                    ],
+                );
+                c.row(&r);
+                line += 7;
+                // Every 1013th mapping points at no qidmap; spellings that differ by case.
+                let target = if i % 1013 == 11 { n + i } else { i };
+                let event = if i % 2 == 0 {
+                    format!("Op{}", i / 2)
+                } else {
+                    format!("op{}", i / 2)
+                };
+                let r = row(
+                    "dsmevent",
+                    line,
+                    &[
+                        ("id", i.to_string()),
+                        ("devicetypeid", "445".into()),
+                        ("deviceeventid", event),
+                        ("deviceeventcategory", "c".into()),
+                        ("qidmapid", target.to_string()),
+                    ],
+                );
+                c.row(&r);
+                line += 7;
+                if i % 10 == 0 {
+                    let r = row(
+                        "custom_rule",
+                        line,
+                        &[("id", i.to_string()), ("uuid", format!("u{}", i % 5003))],
+                    );
+                    c.row(&r);
+                    line += 4;
+                    let item = if i % 3 == 0 { i } else { i + 1 };
+                    let r = row(
+                        "fgroup_link",
+                        line,
+                        &[
+                            ("id", i.to_string()),
+                            ("fgroup_id", (i % 7).to_string()),
+                            ("item_id", item.to_string()),
+                        ],
+                    );
+                    c.row(&r);
+                    line += 5;
+                }
+            }
+            c.finish();
+        }
+        assert!(on_disk.failure.is_none());
+        let want = shown(&in_memory.findings);
+        for code in [
+            "QR054", "QR055", "QR057", "QR059", "QR091", "QR093", "QR094",
+        ] {
+            assert!(want.iter().any(|f| f.starts_with(code)), "no {code}");
+        }
+        assert_eq!(shown(&on_disk.findings), want);
+    }
 
     #[test]
     fn java_constructs_are_recognised() {

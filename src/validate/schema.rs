@@ -251,9 +251,55 @@ pub fn columns(table: &str) -> Option<&'static [Column]> {
     ROWS.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
 }
 
+/// A known row type's place in [`ROWS`].
+pub fn table_index(table: &str) -> Option<usize> {
+    ROWS.iter().position(|(t, _)| *t == table)
+}
+
+/// One or more ASCII digits, maybe after a `-`, and short enough for an `i64`: the
+/// integers exports hold, recognised without parsing.
+fn is_plain_int(value: &str) -> bool {
+    let digits = value.strip_prefix('-').unwrap_or(value).as_bytes();
+    !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit)
+}
+
 /// Standard padded base64 (whitespace ignored), checked without decoding: the alphabet,
 /// padding only at the end, a length that is a multiple of four, and zero trailing bits.
 pub fn is_base64(value: &str) -> bool {
+    // The usual form first: no whitespace, padding only at the end. The alphabet check
+    // has no early exit and no table, so that the compiler can vectorise it.
+    let b = value.as_bytes();
+    let pad = b.iter().rev().take(2).take_while(|&&c| c == b'=').count();
+    let body = &b[..b.len() - pad];
+    let alphabet = |c: u8| c.is_ascii_alphanumeric() | (c == b'+') | (c == b'/');
+    if body.iter().fold(true, |ok, &c| ok & alphabet(c)) {
+        if b.len() % 4 != 0 {
+            return false;
+        }
+        return trailing_bits_clear(body.last().copied(), pad);
+    }
+    is_base64_slow(value)
+}
+
+/// Whether the last data character's unused low bits are zero (canonical encoding).
+fn trailing_bits_clear(last: Option<u8>, pad: usize) -> bool {
+    let v = match last {
+        Some(c @ b'A'..=b'Z') => c - b'A',
+        Some(c @ b'a'..=b'z') => c - b'a' + 26,
+        Some(c @ b'0'..=b'9') => c - b'0' + 52,
+        Some(b'+') => 62,
+        Some(b'/') => 63,
+        _ => 0,
+    };
+    match pad {
+        1 => v & 0b11 == 0,
+        2 => v & 0b1111 == 0,
+        _ => true,
+    }
+}
+
+/// [`is_base64`] one byte at a time: whitespace anywhere, padding checked in place.
+fn is_base64_slow(value: &str) -> bool {
     const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     // 0xff: not in the alphabet; else the character's 6-bit value.
     const TABLE: [u8; 256] = {
@@ -298,7 +344,7 @@ pub fn is_base64(value: &str) -> bool {
 pub fn check(kind: Kind, value: &str) -> Option<String> {
     let ok = match kind {
         Text => true,
-        Int => value.is_empty() || value.trim().parse::<i64>().is_ok(),
+        Int => value.is_empty() || is_plain_int(value) || value.trim().parse::<i64>().is_ok(),
         Bool => matches!(value, "true" | "false" | ""),
         Uuid => value.is_empty() || uuid::Uuid::try_parse(value).is_ok(),
         Base64 => is_base64(value),
@@ -337,12 +383,49 @@ mod tests {
             "ab$c",
             "QUJDR",
             "=QUJ",
+            "QUJD===",
+            "QUJDRA==",
+            "QUJDRB==",
+            "QUJDREU=",
+            "QUJDREV=",
+            "QUJD RA==",
+            "==",
+            "=",
+            "Q=Q=",
+            "QUJD\tREU=",
         ] {
             let cleaned: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let decodes = base64::engine::general_purpose::STANDARD
                 .decode(&cleaned)
                 .is_ok();
             assert_eq!(is_base64(s), decodes, "{s:?}");
+            assert_eq!(is_base64_slow(s), decodes, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn integer_check_agrees_with_parsing() {
+        for s in [
+            "0",
+            "-1",
+            "123456789012345678",
+            "1234567890123456789",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-",
+            "",
+            " 12 ",
+            "+5",
+            "1e3",
+            "0x10",
+            "١٢",
+        ] {
+            let parses = s.is_empty() || s.trim().parse::<i64>().is_ok();
+            assert_eq!(check(Kind::Int, s).is_none(), parses, "{s:?}");
+            if is_plain_int(s) {
+                assert!(parses, "{s:?}");
+            }
         }
     }
 }
