@@ -144,30 +144,10 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
 
     // Write: searches, then the archive, then the sums over both, then the lock.
     let out = &args.out_dir;
-    let mut written: Vec<(String, &[u8])> = Vec::new();
-    for s in &built.searches {
-        written.push((s.file.clone(), s.aql.as_bytes()));
-    }
-    written.push((built.archive_name.clone(), built.archive.as_slice()));
-    for (rel, bytes) in &written {
-        if let Err(e) = write_atomic(&out.join(rel), bytes) {
-            return fail(io, e.to_string());
-        }
-    }
-    let sums = sha256sums(
-        &written
-            .iter()
-            .map(|(n, b)| (n.clone(), *b))
-            .collect::<Vec<_>>(),
-    );
-    if let Err(e) = write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()) {
-        return fail(io, e.to_string());
-    }
-    if built.lock_changed
-        && let Err(e) = write_atomic(&lock_path, built.lock.to_toml().as_bytes())
-    {
-        return fail(io, e.to_string());
-    }
+    let written = match write_outputs(out, &built, &lock_path, &[]) {
+        Ok(w) => w,
+        Err(e) => return fail(io, e),
+    };
 
     let archive_path = out.join(&built.archive_name);
     let x = &built.extension;
@@ -185,13 +165,7 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
                 ok: true,
                 archive: archive_path.display().to_string(),
                 sha256: sha256_hex(&built.archive),
-                files: written
-                    .iter()
-                    .map(|(n, _)| out.join(n).display().to_string())
-                    .chain(std::iter::once(
-                        out.join("SHA256SUMS").display().to_string(),
-                    ))
-                    .collect(),
+                files: written,
                 lock: lock_path.display().to_string(),
                 lock_changed: built.lock_changed,
                 counts,
@@ -230,6 +204,38 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
     // The model of a large pack is a million small allocations: free them off the exit path.
     crate::build::drop_in_background(built);
     Outcome::Success
+}
+
+/// Write what a build made into `out`, each file atomically: the searches, the archive,
+/// then `extra` (e.g. release notes), then `SHA256SUMS` over all of them, then the lock
+/// when it changed. Returns the paths written (`SHA256SUMS` last, the lock not listed).
+pub(crate) fn write_outputs(
+    out: &Path,
+    built: &crate::build::Built,
+    lock_path: &Path,
+    extra: &[(String, &[u8])],
+) -> Result<Vec<String>, String> {
+    let mut written: Vec<(String, &[u8])> = Vec::new();
+    for s in &built.searches {
+        written.push((s.file.clone(), s.aql.as_bytes()));
+    }
+    written.push((built.archive_name.clone(), built.archive.as_slice()));
+    written.extend(extra.iter().map(|(n, b)| (n.clone(), *b)));
+    for (rel, bytes) in &written {
+        write_atomic(&out.join(rel), bytes).map_err(|e| e.to_string())?;
+    }
+    let sums = sha256sums(&written);
+    write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()).map_err(|e| e.to_string())?;
+    if built.lock_changed {
+        write_atomic(lock_path, built.lock.to_toml().as_bytes()).map_err(|e| e.to_string())?;
+    }
+    Ok(written
+        .iter()
+        .map(|(n, _)| out.join(n).display().to_string())
+        .chain(std::iter::once(
+            out.join("SHA256SUMS").display().to_string(),
+        ))
+        .collect())
 }
 
 /// What a command that builds a pack reads first: the pack, its lock, the catalogue.

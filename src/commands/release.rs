@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{Io, Outcome};
-use crate::archive::{sha256_hex, sha256sums, write_atomic};
+use crate::archive::sha256_hex;
 use crate::build::{Input, build};
 use crate::catalogue::Catalogue;
 use crate::cli::{Format, ReleaseArgs};
@@ -197,40 +197,16 @@ pub fn run(args: &ReleaseArgs, io: &mut Io) -> Outcome {
     let sha = sha256_hex(&built.archive);
     let notes = release_notes(&new, previous.as_ref(), &d, &built.archive_name, &sha);
     let out = &args.out_dir;
-    let mut written: Vec<(String, Vec<u8>)> = Vec::new();
-    for s in &built.searches {
-        written.push((s.file.clone(), s.aql.clone().into_bytes()));
-    }
-    written.push((built.archive_name.clone(), built.archive.clone()));
-    written.push((NOTES_FILE.to_string(), notes.into_bytes()));
-    for (rel, bytes) in &written {
-        if let Err(e) = write_atomic(&out.join(rel), bytes) {
-            return fail(io, e.to_string());
-        }
-    }
-    let sums = sha256sums(
-        &written
-            .iter()
-            .map(|(n, b)| (n.clone(), b.as_slice()))
-            .collect::<Vec<_>>(),
-    );
-    if let Err(e) = write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()) {
-        return fail(io, e.to_string());
-    }
-    if built.lock_changed
-        && let Err(e) = write_atomic(&lock_path, built.lock.to_toml().as_bytes())
-    {
-        return fail(io, e.to_string());
-    }
-
+    let files = match super::build::write_outputs(
+        out,
+        &built,
+        &lock_path,
+        &[(NOTES_FILE.to_string(), notes.as_bytes())],
+    ) {
+        Ok(f) => f,
+        Err(e) => return fail(io, e),
+    };
     let archive_path = out.join(&built.archive_name);
-    let files: Vec<String> = written
-        .iter()
-        .map(|(n, _)| out.join(n).display().to_string())
-        .chain(std::iter::once(
-            out.join("SHA256SUMS").display().to_string(),
-        ))
-        .collect();
     match args.format {
         Format::Json => {
             let report = Report {
