@@ -6,7 +6,7 @@
 use std::io::BufRead;
 
 use quick_xml::Reader;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesEnd, BytesStart, Event};
 
 use super::tracked::{Pos, TokenTooLong};
 use crate::content::Row;
@@ -29,7 +29,7 @@ pub struct RowAt {
 
 impl RowAt {
     pub fn get(&self, name: &str) -> Option<&ColumnAt> {
-        self.columns.iter().find(|c| c.name == name)
+        self.columns.iter().find(|c| same_name(&c.name, name))
     }
     pub fn value(&self, name: &str) -> Option<&str> {
         self.get(name).map(|c| c.value.as_str())
@@ -47,6 +47,28 @@ impl RowAt {
                 .map(|c| (c.name.clone(), c.value.clone()))
                 .collect(),
         }
+    }
+}
+
+/// Whether two (short) names are equal, compared in place: the checks look columns up by
+/// name a dozen times per row, and a call to `memcmp` per comparison showed in profiles.
+#[inline]
+pub fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    match n {
+        // Two overlapping words cover 8 to 16 bytes.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
     }
 }
 
@@ -92,6 +114,9 @@ pub struct Limits {
     pub max_token: u64,
     /// Most columns in one row.
     pub max_columns: usize,
+    /// Read plain rows with the byte-level fast path ([`fast`]); quick-xml reads all
+    /// else. Off only to compare the two.
+    pub fast_path: bool,
 }
 
 impl Default for Limits {
@@ -99,6 +124,7 @@ impl Default for Limits {
         Limits {
             max_token: 64 << 20,
             max_columns: 4096,
+            fast_path: true,
         }
     }
 }
@@ -337,7 +363,11 @@ struct Mark {
 struct Builder {
     depth: usize,
     row: Option<RowAt>,
-    col: Option<ColumnAt>,
+    /// A column is open: the last of the open row's columns (or `orphan`).
+    col_open: bool,
+    /// The open column when no row is (an element inside `<qradarversion>`): read, and
+    /// then dropped.
+    orphan: ColumnAt,
     // Spent rows' buffers, reused.
     spare_row: Option<RowAt>,
     spare_cols: Vec<ColumnAt>,
@@ -355,9 +385,8 @@ impl Builder {
     fn rollback(&mut self, mark: &Mark) {
         self.depth = mark.depth;
         self.seen_root = mark.seen_root;
-        if let Some(c) = self.col.take() {
-            self.spare_cols.push(c);
-        }
+        // An open column is among the row's columns, which are cut back below.
+        self.col_open = false;
         if self.in_version {
             // Opened after the mark: the version was not read yet.
             self.in_version = false;
@@ -403,7 +432,7 @@ impl Builder {
     /// Whether parsing could resume here with a primer: between tags, outside any
     /// column, and (inside a row) with a row name the primer can repeat verbatim.
     fn resumable(&self) -> bool {
-        self.col.is_none()
+        !self.col_open
             && !self.in_version
             && match self.depth {
                 0 | 1 => true,
@@ -437,8 +466,9 @@ impl Counter<'_> {
     }
 }
 
-/// Parse the window from the mark. Items are handed out as they complete; the mark moves
-/// past every place parsing could resume from.
+/// Parse the window from the mark: plain rows with the fast path, everything else with
+/// quick-xml. Items are handed out as they complete; the mark moves past every place
+/// parsing could resume from.
 fn parse(
     win: &Window,
     st: &mut Builder,
@@ -446,6 +476,60 @@ fn parse(
     limits: Limits,
     on: &mut impl FnMut(Item<'_>),
 ) -> Result<Parsed, Stop> {
+    let mut counter = Counter {
+        data: win.data(),
+        base: win.base,
+        pos: mark.pos,
+    };
+    // The window as text for the fast path, as far as it is valid UTF-8 (a character
+    // may be cut at its end): checked once here rather than token by token; slices of it
+    // are then text without another check.
+    let text = if limits.fast_path {
+        match std::str::from_utf8(win.data()) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&win.data()[..e.valid_up_to()]).unwrap_or(""),
+        }
+    } else {
+        ""
+    };
+    loop {
+        let resume_after = if limits.fast_path && fast_resumes(mark) {
+            Some(fast(win, text, st, mark, &mut counter, limits, on)?)
+        } else {
+            None
+        };
+        counter.pos = mark.pos;
+        match parse_quick(win, st, mark, &mut counter, limits, on, resume_after)? {
+            Step::Parsed(p) => return Ok(p),
+            Step::Fast => {}
+        }
+    }
+}
+
+/// What [`parse_quick`] stopped at.
+enum Step {
+    Parsed(Parsed),
+    /// Past what the fast path left to quick-xml, at a place the fast path can resume.
+    Fast,
+}
+
+/// Whether the fast path can start at `mark`: between elements inside `<content>`.
+fn fast_resumes(mark: &Mark) -> bool {
+    !mark.fresh && mark.seen_root && (mark.depth == 1 || mark.depth == 2)
+}
+
+/// Parse the window from the mark with quick-xml; when `resume_after` is given, hand
+/// back to the fast path at the first mark past it.
+#[allow(clippy::too_many_arguments)]
+fn parse_quick(
+    win: &Window,
+    st: &mut Builder,
+    mark: &mut Mark,
+    counter: &mut Counter<'_>,
+    limits: Limits,
+    on: &mut impl FnMut(Item<'_>),
+    resume_after: Option<u64>,
+) -> Result<Step, Stop> {
     let stop = |kind, message: String, pos| Stop { kind, message, pos };
     let mut primer = std::mem::take(&mut st.primer);
     let primer_events = st.primer(mark, &mut primer);
@@ -468,16 +552,11 @@ fn parse(
     let primer_len = primer.len() as u64;
     let mark_was_fresh = mark.fresh;
     *reader.get_mut() = slice;
-    reader.config_mut().trim_text_start = st.col.is_none() && !st.in_version;
+    reader.config_mut().trim_text_start = !st.col_open && !st.in_version;
     let bom = if mark.fresh && slice.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
         0
-    };
-    let mut counter = Counter {
-        data: win.data(),
-        base: win.base,
-        pos: mark.pos,
     };
     // The window ran out inside a token: read more, unless the token is too long.
     let need_more = |counter: &mut Counter<'_>| {
@@ -488,7 +567,7 @@ fn parse(
                 counter.at(win.base + win.data().len() as u64),
             ))
         } else {
-            Ok(Parsed::NeedMore)
+            Ok(Step::Parsed(Parsed::NeedMore))
         }
     };
     let result = loop {
@@ -525,7 +604,7 @@ fn parse(
                 // be cut short by the window's end. It does not count a byte-order mark.
                 let stopped_at = origin + reader.buffer_position() - primer_len + bom;
                 if !win.eof && stopped_at + 2 >= window_end {
-                    break need_more(&mut counter);
+                    break need_more(counter);
                 }
                 // Find the error again with a stream reader, from the last mark: where it
                 // stands then is where the error is reported.
@@ -535,7 +614,7 @@ fn parse(
                 let (consumed, again_err) = consumed_at_error(&again, from);
                 let err_offset = mark.offset + consumed - again.len() as u64;
                 if !win.eof && err_offset >= window_end {
-                    break need_more(&mut counter);
+                    break need_more(counter);
                 }
                 // Its error too: it reads whitespace between elements as text of its own,
                 // which some messages count in (an offset into the text).
@@ -546,21 +625,21 @@ fn parse(
         if !win.eof && reader.get_ref().is_empty() && matches!(ev, Event::Text(_)) {
             // Text running to the window's end is only the first part of a text: the
             // whole of it may read differently (a UTF-8 error further on comes first).
-            break need_more(&mut counter);
+            break need_more(counter);
         }
         let end_offset = origin + (total - reader.get_ref().len() as u64);
-        let handled = handle(ev, st, &mut counter, (at_offset, tok_offset), limits, on);
+        let handled = handle(ev, st, counter, (at_offset, tok_offset), limits, on);
         // Between elements (outside a column and `<qradarversion>`), where text is only
         // the layout's line breaks and tabs, quick-xml skips leading whitespace itself
         // instead of handing it out as an event: a quarter fewer events. Nothing is lost:
         // that text is never kept, whitespace is always allowed, and what follows it is
         // still handed out, from the same starting position.
-        reader.config_mut().trim_text_start = st.col.is_none() && !st.in_version;
+        reader.config_mut().trim_text_start = !st.col_open && !st.in_version;
         match handled {
             Err(s) => break Err(s),
             Ok(Handled::Eof) => {
                 if !win.eof {
-                    break need_more(&mut counter);
+                    break need_more(counter);
                 }
                 if st.depth > 0 {
                     break Err(stop(
@@ -576,25 +655,221 @@ fn parse(
                         counter.at(tok_offset),
                     ));
                 }
-                break Ok(Parsed::Done);
+                break Ok(Step::Parsed(Parsed::Done));
             }
             Ok(Handled::Text) => {}
             Ok(Handled::Markup) => {
-                if st.resumable() {
-                    *mark = Mark {
-                        offset: end_offset,
-                        pos: counter.pos,
-                        depth: st.depth,
-                        columns: st.row.as_ref().map_or(0, |r| r.columns.len()),
-                        seen_root: st.seen_root,
-                        fresh: false,
-                    };
+                if set_mark(st, mark, counter, end_offset)
+                    && resume_after.is_some_and(|q| end_offset > q)
+                    && fast_resumes(mark)
+                {
+                    break Ok(Step::Fast);
                 }
             }
         }
     };
     st.primer = primer;
     result
+}
+
+/// Move the mark to `offset` (just after a tag) if parsing can resume there; returns
+/// whether it moved.
+fn set_mark(st: &Builder, mark: &mut Mark, counter: &Counter<'_>, offset: u64) -> bool {
+    if !st.resumable() {
+        return false;
+    }
+    *mark = Mark {
+        offset,
+        pos: counter.pos,
+        depth: st.depth,
+        columns: st.row.as_ref().map_or(0, |r| r.columns.len()),
+        seen_root: st.seen_root,
+        fresh: false,
+    };
+    true
+}
+
+/// Whether `b` may be in a name the fast path reads: ASCII letters, digits, `_`, `-`
+/// and `.` (QRadar's row and column names are lowercase words with underscores).
+fn name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// The fast path: the rows of a content XML as QRadar writes them, read straight from
+/// the bytes, starting at `mark` (between elements inside `<content>`).
+///
+/// It reads only this much XML: whitespace between elements; `<name>` and `<name/>`
+/// with a plain name and no attribute; inside a column, text with no `&`, no control
+/// character, no carriage return, no 0xEF byte and valid UTF-8, then exactly the
+/// column's `</name>`; a row's or `<content>`'s `</name>`. For these, quick-xml would hand
+/// out exactly the same events (the same names, the same text, from the same places), and
+/// they go through the same [`handle`]. Anything else (a comment, CDATA, a reference, an
+/// attribute, `<qradarversion>`, the end of the window, or something wrong) is left to
+/// quick-xml: the fast path undoes what it read past the mark and returns where it
+/// stopped; [`parse_quick`] reads on from the mark and hands back at the next mark past
+/// that place. It never reports a problem: quick-xml does, as if the fast path did not
+/// exist (a test reads every input both ways). Most of an export's tokens take this path,
+/// at a fraction of the cost of quick-xml's general reader.
+fn fast(
+    win: &Window,
+    text: &str,
+    st: &mut Builder,
+    mark: &mut Mark,
+    counter: &mut Counter<'_>,
+    limits: Limits,
+    on: &mut impl FnMut(Item<'_>),
+) -> Result<u64, Stop> {
+    let data = text.as_bytes();
+    let base = win.base;
+    let mut p = (mark.offset - base) as usize;
+    let defer = |st: &mut Builder, mark: &Mark, at: usize| {
+        st.rollback(mark);
+        Ok(base + at as u64)
+    };
+    // Line feeds passed since the counter's position, and where the last one is, while
+    // nothing but tags and single-line text was passed: the next tag's position then
+    // follows without counting again (the export's layout puts each tag on a new line).
+    let mut lines = 0u64;
+    let mut last_lf: Option<usize> = None;
+    // The counter may stand before the mark (it stays where a position was last asked).
+    let mut counted = counter.pos.offset == mark.offset;
+    loop {
+        if st.in_version || st.col_open || !(st.depth == 1 || st.depth == 2) {
+            return defer(st, mark, p);
+        }
+        let ws = p;
+        while p < data.len() && matches!(data[p], b' ' | b'\t' | b'\r' | b'\n') {
+            if data[p] == b'\n' {
+                lines += 1;
+                last_lf = Some(p);
+            }
+            p += 1;
+        }
+        let tag = p;
+        if data.get(p) != Some(&b'<') || p + 1 >= data.len() {
+            return defer(st, mark, p);
+        }
+        let offsets = (base + ws as u64, base + tag as u64);
+        // Where the tag is: after a line feed in the whitespace before it, the column is
+        // its distance from that line feed (whitespace is ASCII).
+        match last_lf {
+            Some(lf) if counted && lf >= ws => {
+                counter.pos = Pos {
+                    line: counter.pos.line + lines,
+                    column: (tag - lf) as u64,
+                    offset: base + tag as u64,
+                };
+            }
+            _ => {
+                counter.at(base + tag as u64);
+            }
+        }
+        lines = 0;
+        last_lf = None;
+        counted = true;
+        if data[p + 1] == b'/' {
+            // The end of the open row, or of `<content>`.
+            let open = match st.depth {
+                2 => st.row.as_ref().map_or("", |r| r.table.as_str()),
+                _ => "content",
+            };
+            let end = p + 2 + open.len();
+            if open.is_empty()
+                || data.get(p + 2..end) != Some(open.as_bytes())
+                || data.get(end) != Some(&b'>')
+            {
+                return defer(st, mark, tag);
+            }
+            let Some(name) = text.get(p + 2..end) else {
+                return defer(st, mark, tag);
+            };
+            handle(
+                Event::End(BytesEnd::new(name)),
+                st,
+                counter,
+                offsets,
+                limits,
+                on,
+            )?;
+            p = end + 1;
+            set_mark(st, mark, counter, base + p as u64);
+            continue;
+        }
+        let name_end = p + 1 + data[p + 1..].iter().take_while(|&&b| name_byte(b)).count();
+        let empty = match data.get(name_end) {
+            _ if name_end == p + 1 => return defer(st, mark, tag),
+            Some(b'>') => false,
+            Some(b'/') if data.get(name_end + 1) == Some(&b'>') => true,
+            _ => return defer(st, mark, tag),
+        };
+        let Some(name) = text.get(p + 1..name_end) else {
+            return defer(st, mark, tag);
+        };
+        if st.depth == 1 && name == "qradarversion" {
+            return defer(st, mark, tag);
+        }
+        if empty {
+            handle(
+                Event::Empty(BytesStart::new(name)),
+                st,
+                counter,
+                offsets,
+                limits,
+                on,
+            )?;
+            p = name_end + 2;
+            set_mark(st, mark, counter, base + p as u64);
+            continue;
+        }
+        handle(
+            Event::Start(BytesStart::new(name)),
+            st,
+            counter,
+            offsets,
+            limits,
+            on,
+        )?;
+        p = name_end + 1;
+        if st.depth == 2 {
+            // A row has begun.
+            set_mark(st, mark, counter, base + p as u64);
+            continue;
+        }
+        // A column: its text, then its end.
+        let Some(len) = memchr::memchr2(b'<', b'&', &data[p..]) else {
+            return defer(st, mark, tag);
+        };
+        let close = p + len;
+        let end = close + 2 + name.len();
+        let value = match text.get(p..close) {
+            Some(v)
+                if data[close] == b'<'
+                    && data.get(close + 1) == Some(&b'/')
+                    && data.get(close + 2..end) == Some(name.as_bytes())
+                    && data.get(end) == Some(&b'>')
+                    && !needs_a_look(v.as_bytes()) =>
+            {
+                v
+            }
+            _ => return defer(st, mark, tag),
+        };
+        if memchr::memchr(b'\n', value.as_bytes()).is_some() {
+            // A multi-line value: the next position is counted.
+            counted = false;
+        }
+        // What `handle` does with such a text inside a column.
+        st.push_text(value);
+        handle(
+            Event::End(BytesEnd::new(name)),
+            st,
+            counter,
+            (base + close as u64, base + close as u64),
+            limits,
+            on,
+        )?;
+        p = end + 1;
+        set_mark(st, mark, counter, base + p as u64);
+    }
 }
 
 /// How many bytes of `primer` + `slice` a reader of a stream (quick-xml's default
@@ -723,7 +998,12 @@ fn handle(
                     c.name.push_str(&st.name);
                     c.value.clear();
                     c.pos = at;
-                    st.col = Some(c);
+                    // The column goes into its row now and is filled in place.
+                    match st.row.as_mut() {
+                        Some(r) => r.columns.push(c),
+                        None => st.spare_cols.push(std::mem::replace(&mut st.orphan, c)),
+                    }
+                    st.col_open = true;
                 }
                 _ => {
                     return Err(stop(
@@ -801,17 +1081,17 @@ fn handle(
                     counter.at(at_offset),
                 ));
             }
-            push_text(&mut st.col, &mut st.version, st.in_version, &s);
+            st.push_text(&s);
             return Ok(Handled::Text);
         }
         Event::CData(t) => {
             let s = t.into_inner();
-            push_text(&mut st.col, &mut st.version, st.in_version, &s);
+            st.push_text(&s);
         }
         Event::GeneralRef(r) => {
             let resolved = crate::xml::resolve_reference(&r)
                 .map_err(|m| stop(StopKind::Syntax, m, counter.at(tok_offset)))?;
-            push_text(&mut st.col, &mut st.version, st.in_version, &resolved);
+            st.push_text(&resolved);
             return Ok(Handled::Text);
         }
         Event::End(_) => {
@@ -829,9 +1109,7 @@ fn handle(
                     }
                 }
                 3 => {
-                    if let (Some(c), Some(r)) = (st.col.take(), st.row.as_mut()) {
-                        r.columns.push(c);
-                    }
+                    st.col_open = false;
                 }
                 _ => {}
             }
@@ -853,16 +1131,20 @@ fn needs_a_look(bytes: &[u8]) -> bool {
         .any(|block| block.iter().fold(false, |hit, &c| hit | suspect(c)))
 }
 
-fn push_text(
-    col: &mut Option<ColumnAt>,
-    version: &mut Option<(String, Pos)>,
-    in_version: bool,
-    s: &str,
-) {
-    if let Some(c) = col.as_mut() {
-        c.value.push_str(s);
-    } else if in_version && let Some((v, _)) = version.as_mut() {
-        v.push_str(s);
+impl Builder {
+    /// Text goes to the open column, else to `<qradarversion>` while it is open.
+    fn push_text(&mut self, s: &str) {
+        if self.col_open {
+            let col = match self.row.as_mut().and_then(|r| r.columns.last_mut()) {
+                Some(c) => c,
+                None => &mut self.orphan,
+            };
+            col.value.push_str(s);
+        } else if self.in_version
+            && let Some((v, _)) = self.version.as_mut()
+        {
+            v.push_str(s);
+        }
     }
 }
 
@@ -944,8 +1226,12 @@ mod tests {
 
     /// Everything the reader hands out, and where it stops, as text.
     fn transcript(input: impl BufRead) -> String {
+        transcript_with(input, Limits::default())
+    }
+
+    fn transcript_with(input: impl BufRead, limits: Limits) -> String {
         let mut out = String::new();
-        let stop = read_rows(input, Limits::default(), |i| match i {
+        let stop = read_rows(input, limits, |i| match i {
             Item::Version(v, p) => out.push_str(&format!("V {v:?} {p:?}\n")),
             Item::Row(r) => out.push_str(&format!("{r:?}\n")),
         });
@@ -976,6 +1262,70 @@ mod tests {
                     whole,
                     "chunks of {cap} bytes: {:?}",
                     String::from_utf8_lossy(input)
+                );
+            }
+        }
+    }
+
+    /// The fast path reads rows exactly as quick-xml does: the same rows, positions and
+    /// stops with it and without it, over plain rows and over everything it leaves to
+    /// quick-xml (references, comments, CDATA, attributes, odd layout, errors), read in
+    /// windows of every size.
+    #[test]
+    fn the_fast_path_reads_what_quick_xml_reads() {
+        let mut plain = String::from(
+            "<?xml version=\"1.0\"?>\n<content>\n\t<qradarversion>1.2.3</qradarversion>\n",
+        );
+        for i in 0..40 {
+            plain.push_str(&format!(
+                "\t<qidmap>\n\t\t<id>{i}</id>\n\t\t<qname>n{i} – é\nsecond line</qname>\n\t\t<x/>\n\t\t<e></e>\n\t</qidmap>\n\t<empty_row/>\n"
+            ));
+        }
+        plain.push_str("</content>\n");
+        let mut inputs: Vec<Vec<u8>> = vec![plain.clone().into_bytes()];
+        for (from, to) in [
+            ("<id>7</id>", "<id>7&amp;8</id>"),
+            ("<id>8</id>", "<id><![CDATA[8]]></id>"),
+            ("<id>9</id>", "<id a=\"1\">9</id>"),
+            ("<id>10</id>", "<id>10</id><!-- c -->"),
+            ("<id>11</id>", "<id>11</idd>"),
+            ("<id>12</id>", "<id>1\x012</id>"),
+            ("<id>13</id>", "<id>13\r\n</id>"),
+            ("<id>14</id>", "<id>14</id>text"),
+            ("<id>15</id>", "<id><b>15</b></id>"),
+            ("<id>16</id>", "<id>16</id ><x >"),
+            (
+                "\t<empty_row/>\n\t<qidmap>\n\t\t<id>17",
+                "\t<empty_row/>x\n\t<qidmap>\n\t\t<id>17",
+            ),
+            ("</content>", "</content><!-- end -->"),
+            ("<id>18</id>", "<id>18\u{fffe}</id>"),
+        ] {
+            assert!(plain.contains(from), "{from}");
+            inputs.push(plain.replacen(from, to, 1).into_bytes());
+        }
+        let mut bad_utf8 = plain.clone().into_bytes();
+        let at = plain.find("<id>19</id>").expect("row 19") + 5;
+        bad_utf8[at] = 0xFF;
+        inputs.push(bad_utf8);
+        let slow = Limits {
+            fast_path: false,
+            ..Limits::default()
+        };
+        for input in &inputs {
+            let want = transcript_with(&input[..], slow);
+            for cap in [1, 2, 3, 5, 8, 13, 64, 1 << 20] {
+                let reader = || std::io::BufReader::with_capacity(cap, &input[..]);
+                assert_eq!(
+                    transcript(reader()),
+                    want,
+                    "fast, windows of {cap}: {:?}",
+                    String::from_utf8_lossy(input)
+                );
+                assert_eq!(
+                    transcript_with(reader(), slow),
+                    want,
+                    "quick-xml only, windows of {cap}"
                 );
             }
         }

@@ -19,76 +19,49 @@ impl Pos {
     };
 
     /// Move past `bytes`, which follow this position in the file. This runs over every
-    /// byte of a content XML, a few dozen bytes at a time, so it looks at eight bytes at
-    /// once (in a `u64`) instead of branching on each, and counts set bytes with a
-    /// multiplication (the baseline x86-64 target has no `popcnt`).
+    /// byte of a content XML, a few dozen bytes at a time: from one tag to the next, with
+    /// (in an export's layout) one line feed a few bytes before the end. So the last line
+    /// feed is looked for from the end, the ones before it are counted eight bytes at a
+    /// time (in a `u64`), and characters are counted only after the last one.
     pub fn advance(&mut self, bytes: &[u8]) {
-        let mut newlines = 0u64;
-        // Where the last line starts in `bytes`, if a line feed was seen.
-        let mut tail = None;
-        let mut words = bytes.chunks_exact(8);
-        for (i, word) in (&mut words).enumerate() {
-            let hits = byte_flags(word_of(word), b'\n');
-            if hits != 0 {
-                newlines += count_flags(hits);
-                tail = Some(i * 8 + (63 - hits.leading_zeros() as usize) / 8 + 1);
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            None => self.column += count_chars(bytes),
+            Some(last) => {
+                self.line += 1 + count_newlines(&bytes[..last]);
+                self.column = 1 + count_chars(&bytes[last + 1..]);
             }
-        }
-        let rest = bytes.len() - words.remainder().len();
-        for (i, &c) in words.remainder().iter().enumerate() {
-            if c == b'\n' {
-                newlines += 1;
-                tail = Some(rest + i + 1);
-            }
-        }
-        if let Some(t) = tail {
-            self.line += newlines;
-            self.column = 1 + count_chars(&bytes[t..]);
-        } else {
-            self.column += count_chars(bytes);
         }
         self.offset += bytes.len() as u64;
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-fn word_of(bytes: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(bytes);
-    u64::from_le_bytes(b)
-}
-
-/// The high bit of each byte of `w` equal to `b` (exact: no carry crosses bytes).
-fn byte_flags(w: u64, b: u8) -> u64 {
+/// How many line feeds `bytes` holds.
+fn count_newlines(bytes: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let x = w ^ (ONES * u64::from(b));
-    !(((x & LOW7) + LOW7) | x | LOW7)
-}
-
-/// How many high bits `flags` has set (at most one per byte).
-fn count_flags(flags: u64) -> u64 {
-    (flags >> 7).wrapping_mul(ONES) >> 56
+    let mut n = 0;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let x = u64::from_le_bytes(b) ^ (ONES * u64::from(b'\n'));
+        // The high bit of each byte that was a line feed (exact: no carry crosses bytes).
+        let hits = !(((x & LOW7) + LOW7) | x | LOW7);
+        if hits != 0 {
+            // One per byte: summed by a multiplication (the baseline x86-64 target has no
+            // `popcnt`).
+            n += (hits >> 7).wrapping_mul(ONES) >> 56;
+        }
+    }
+    n + words.remainder().iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// How many characters start in `bytes` (UTF-8 continuation bytes, 10xxxxxx, start none).
 fn count_chars(bytes: &[u8]) -> u64 {
-    let mut n = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let w = word_of(word);
-        let continuations = w & !(w << 1) & HIGH;
-        if continuations != 0 {
-            n -= count_flags(continuations);
-        }
+    if bytes.is_ascii() {
+        return bytes.len() as u64;
     }
-    for &c in words.remainder() {
-        if c & 0xC0 == 0x80 {
-            n -= 1;
-        }
-    }
-    n
+    bytes.iter().filter(|&&c| c & 0xC0 != 0x80).count() as u64
 }
 
 /// Why reading stopped on an over-long token.

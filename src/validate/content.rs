@@ -15,7 +15,7 @@ use crate::build::{QDESCRIPTION_MAX, QNAME_MAX, normalize_spelling};
 use crate::catalogue::Catalogue;
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::jsonpath::KeyPath;
-use crate::read::rows::RowAt;
+use crate::read::rows::{RowAt, same_name};
 use crate::read::tracked::Pos;
 
 /// The user QID range real exports show (**[guess]** user QIDs live at 2000000 and above).
@@ -46,7 +46,8 @@ pub struct Checker<'a> {
     /// Compiled regexes by pattern (exports repeat IBM's patterns many times). Shared,
     /// not cloned: a cloned `Regex` starts with an empty search cache, which made every
     /// row rebuild its lazy DFA.
-    regexes: HashMap<String, Result<Arc<regex::Regex>, String>>,
+    /// A pattern that uses Java-only syntax maps to the construct (and is not compiled).
+    regexes: HashMap<String, Result<Result<Arc<regex::Regex>, String>, &'static str>>,
     /// Per known row type, the last row's columns and their places in the schema.
     layouts: Vec<Vec<(String, Option<usize>)>>,
     /// Reused per row: normalized spellings (no allocation per row).
@@ -263,7 +264,7 @@ impl<'a> Checker<'a> {
         let mut layout = std::mem::take(&mut self.layouts[table]);
         for (i, c) in row.columns.iter().enumerate() {
             let known = match layout.get(i) {
-                Some((name, k)) if *name == c.name => *k,
+                Some((name, k)) if same_name(name, &c.name) => *k,
                 _ => {
                     let k = cols.iter().position(|(n, _, _)| *n == c.name);
                     if i < layout.len() {
@@ -520,30 +521,34 @@ impl<'a> Checker<'a> {
         }
         let Some(re) = row.value("regex") else { return };
         let group = int(row, "capturegroup").unwrap_or(1);
-        if let Some(construct) = java_only(re) {
-            self.warn(
-                "QR072",
-                row.pos_of("regex"),
-                format!("the regex uses {construct}, Java syntax qrpack's regex engine does not read the same way; it was not checked"),
-                "check this expression on a QRadar console (DSM Editor) with a sample event",
-            );
-            return;
-        }
         if !self.regexes.contains_key(re) {
-            let compiled = regex::Regex::new(re)
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
+            // A pattern with Java-only syntax is not compiled (and compiles its Java
+            // check once: it searches the pattern for a dozen constructs).
+            let entry = match java_only(re) {
+                Some(construct) => Err(construct),
+                None => Ok(regex::Regex::new(re)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())),
+            };
             // Bounded: past this many distinct patterns, compile without keeping.
             if self.regexes.len() >= 4096 {
                 self.regexes.clear();
             }
-            self.regexes.insert(re.to_string(), compiled);
+            self.regexes.insert(re.to_string(), entry);
         }
-        let compiled = self
-            .regexes
-            .get(re)
-            .cloned()
-            .unwrap_or_else(|| Err(String::new()));
+        let compiled = match self.regexes.get(re).cloned() {
+            Some(Err(construct)) => {
+                self.warn(
+                    "QR072",
+                    row.pos_of("regex"),
+                    format!("the regex uses {construct}, Java syntax qrpack's regex engine does not read the same way; it was not checked"),
+                    "check this expression on a QRadar console (DSM Editor) with a sample event",
+                );
+                return;
+            }
+            Some(Ok(compiled)) => compiled,
+            None => Err(String::new()),
+        };
         match compiled {
             Err(msg) => {
                 let last = msg
