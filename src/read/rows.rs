@@ -993,16 +993,21 @@ fn handle(
                             at,
                         ));
                     }
-                    let mut c = st.spare_cols.pop().unwrap_or_default();
+                    // The column goes into its row first, then is filled in place (moving
+                    // a struct just written stalls the processor).
+                    let spare = st.spare_cols.pop().unwrap_or_default();
+                    let c = match st.row.as_mut() {
+                        Some(r) => {
+                            r.columns.push(spare);
+                            r.columns.last_mut()
+                        }
+                        None => None,
+                    };
+                    let c = c.unwrap_or(&mut st.orphan);
                     c.name.clear();
                     c.name.push_str(&st.name);
                     c.value.clear();
                     c.pos = at;
-                    // The column goes into its row now and is filled in place.
-                    match st.row.as_mut() {
-                        Some(r) => r.columns.push(c),
-                        None => st.spare_cols.push(std::mem::replace(&mut st.orphan, c)),
-                    }
                     st.col_open = true;
                 }
                 _ => {
