@@ -88,6 +88,9 @@ pub struct DsmInfo {
     pub event_category: String,
     /// Placeholder (or normalized field: username, sourceip, time) → JSON key paths.
     pub fields: BTreeMap<String, Vec<String>>,
+    /// `[[dsm.fallback]]`: device event category → the event id looked up instead when no
+    /// mapping matches (checked by the build: one per category, and mapped).
+    pub fallback: BTreeMap<String, String>,
 }
 
 /// A failed build: every error found, plus the texts they point into.
@@ -389,6 +392,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             .map(|p| p.get_ref().name.get_ref().clone())
             .collect(),
     };
+    check_fallbacks(&mut cx, &pack, &triples);
     let mut rule_defs = Vec::new();
     resolve_rules(
         &mut cx,
@@ -574,17 +578,27 @@ fn dsm_info(pack: &PackFile) -> DsmInfo {
                         )
                     })
                     .collect(),
+                fallback: d
+                    .fallback
+                    .iter()
+                    .map(|f| {
+                        let f = f.get_ref();
+                        (f.category.get_ref().clone(), f.event_id.get_ref().clone())
+                    })
+                    .collect(),
             }
         }
         None if crate::custom_dsm::is_custom(pack) => DsmInfo {
             event_id: crate::custom_dsm::DEFAULT_EVENT_ID_TEMPLATE.into(),
             event_category: crate::custom_dsm::DEFAULT_EVENT_CATEGORY_TEMPLATE.into(),
             fields: BTreeMap::new(),
+            fallback: BTreeMap::new(),
         },
         None => DsmInfo {
             event_id: "{event_id}".into(),
             event_category: "{event_category}".into(),
             fields: BTreeMap::new(),
+            fallback: BTreeMap::new(),
         },
     }
 }
@@ -2160,4 +2174,53 @@ fn resolve_searches(
         });
     }
     out
+}
+
+/// `[[dsm.fallback]]`: one fallback per device event category (PK150), and the pair it
+/// looks up must be mapped by one of the pack's events (PK151); otherwise an unmapped
+/// event would fall back to nothing, which is what no fallback already does.
+fn check_fallbacks(
+    cx: &mut Ctx,
+    pack: &PackFile,
+    triples: &HashMap<(&str, &str), (&str, Range<usize>)>,
+) {
+    let Some(dsm) = &pack.dsm else {
+        return;
+    };
+    let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+    for f in &dsm.get_ref().fallback {
+        let f = f.get_ref();
+        let (cat, id) = (f.category.get_ref().as_str(), f.event_id.get_ref().as_str());
+        if let Some(first) = seen.get(cat) {
+            let first = cx.loc(first.clone());
+            cx.error(
+                "PK150",
+                f.category.span(),
+                format!("device event category \"{cat}\" has a second [[dsm.fallback]]"),
+            )
+            .help("keep one fallback per category: the DSM looks up one pair when none matches")
+            .note(format!(
+                "the first is at {}:{}:{}",
+                first.file, first.line, first.column
+            ));
+            continue;
+        }
+        seen.insert(cat, f.category.span());
+        match triples.get(&(id, cat)) {
+            Some(_) => {}
+            None => {
+                cx.error(
+                    "PK151",
+                    f.event_id.span(),
+                    format!(
+                        "the fallback looks up \"{id}\" / \"{cat}\", which no event of the pack maps"
+                    ),
+                )
+                .help(format!(
+                    "give the event that unmatched \"{cat}\" events should get a spelling whose device event id is \"{id}\" (in its `match`), or correct `event_id` to a device event id the pack maps in that category"
+                ))
+                .note("device event ids are compared exactly, after the [dsm] templates are filled in; a deprecated event maps none");
+            }
+        }
+    }
 }

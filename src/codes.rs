@@ -251,6 +251,16 @@ pub const PACK: &[Code] = &[
         E,
         "a name or hub id given to qrpack new/init is unusable",
     ),
+    c(
+        "PK150",
+        E,
+        "a device event category has more than one [[dsm.fallback]]",
+    ),
+    c(
+        "PK151",
+        E,
+        "a [[dsm.fallback]] looks up a device event that no event of the pack maps",
+    ),
 ];
 
 /// Extension codes (`QRnnn`), reported by `validate` (and by `build` on its own output).

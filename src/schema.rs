@@ -435,6 +435,27 @@ fn pack_body() -> Value {
                 "defaults",
                 string_lists("Values of a placeholder for events whose `match` does not list it."),
             ),
+            opt(
+                "fallback",
+                array_of_tables(
+                    "What the DSM looks up when no mapping matches an event (an assumption about the DSM, used by `qrpack test`): one entry per device event category.",
+                    table(
+                        "For events of `category` that no mapping matches, the DSM looks up (`event_id`, `category`) instead; one of the pack's events must map that pair.",
+                        vec![
+                            req(
+                                "category",
+                                string("The device event category, exactly as the DSM reports it."),
+                            ),
+                            req(
+                                "event_id",
+                                string(
+                                    "The device event id looked up instead, with the same category.",
+                                ),
+                            ),
+                        ],
+                    ),
+                ),
+            ),
         ],
     );
     let qids = table(

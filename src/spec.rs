@@ -204,6 +204,23 @@ pub struct Dsm {
     /// Values for placeholders that an event does not list in its `match`.
     #[serde(default)]
     pub defaults: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    /// `[[dsm.fallback]]`: what the DSM looks up when no mapping matches an event's
+    /// (id, category) pair. An assumption about the DSM, used by `qrpack test` only.
+    #[serde(default)]
+    pub fallback: Vec<Spanned<DsmFallback>>,
+}
+
+/// `[[dsm.fallback]]`: for events of `category` whose (event id, category) pair no
+/// mapping matches, the DSM looks up (`event_id`, `category`) instead. The pair must be
+/// mapped by one of the pack's events. Whether and how a DSM falls back is **[guess]**
+/// territory (docs/pack-format.md): the pack states it, as it states `[dsm]` itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsmFallback {
+    /// The device event category, exactly as the DSM reports it.
+    pub category: Spanned<String>,
+    /// The device event id looked up instead, with the same category.
+    pub event_id: Spanned<String>,
 }
 
 /// `[qids]`: where new QIDs are allocated.

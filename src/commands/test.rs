@@ -246,10 +246,17 @@ fn outcome_lines(o: &Sim) -> String {
         _ => "not derived".into(),
     };
     match (&o.qid, &o.event) {
-        (Some(q), Some(e)) => s.push_str(&format!(
-            "      event     {dev} → {q} {e} ({})",
-            o.category.as_deref().unwrap_or("")
-        )),
+        (Some(q), Some(e)) => {
+            s.push_str(&format!(
+                "      event     {dev} → {q} {e} ({})",
+                o.category.as_deref().unwrap_or("")
+            ));
+            if let Some(id) = &o.fallback {
+                s.push_str(&format!(
+                    "\n                by [[dsm.fallback]]: no mapping matched, so {id:?} was looked up"
+                ));
+            }
+        }
         _ => s.push_str(&format!(
             "      event     {dev} → unknown: {}",
             o.unmapped.as_deref().unwrap_or("")

@@ -118,6 +118,8 @@ pub struct Simulator {
     paths: PathSet,
     /// `event id` + U+001F + `category` → event index.
     mappings: HashMap<String, usize, BuildHasherDefault<Fx>>,
+    /// `[[dsm.fallback]]`: category → (the event its looked-up pair maps to, that id).
+    fallback: HashMap<String, (usize, String)>,
     pub events: Vec<EventInfo>,
     by_qid: HashMap<i64, usize>,
     properties: Vec<Property>,
@@ -140,6 +142,10 @@ pub struct Outcome {
     pub device_event_category: Option<String>,
     /// Why no mapping was looked up or found.
     pub unmapped: Option<String>,
+    /// The device event id the pack's `[[dsm.fallback]]` looked up instead, when no
+    /// mapping matched the event's own pair but its category has a fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     pub qid: Option<i64>,
     pub event: Option<String>,
     pub category: Option<String>,
@@ -233,6 +239,16 @@ impl Simulator {
                 mappings.insert(mapping_key(&d.device_event_id, &d.device_event_category), i);
             }
         }
+        let fallback = built
+            .dsm
+            .fallback
+            .iter()
+            .filter_map(|(cat, id)| {
+                mappings
+                    .get(&mapping_key(id, cat))
+                    .map(|&i| (cat.clone(), (i, id.clone())))
+            })
+            .collect();
         let mut properties: Vec<Property> = ext
             .properties
             .iter()
@@ -354,6 +370,7 @@ impl Simulator {
             time_paths,
             paths,
             mappings,
+            fallback,
             events,
             by_qid,
             properties,
@@ -438,10 +455,15 @@ impl Simulator {
             (Ok(()), Ok(())) => Ok((key, split)),
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
-        let event = device
-            .as_ref()
-            .ok()
-            .and_then(|(key, _)| self.mappings.get(key.as_str()).copied());
+        let mut fallback = false;
+        let event = device.as_ref().ok().and_then(|(key, split)| {
+            self.mappings.get(key.as_str()).copied().or_else(|| {
+                // No mapping: the DSM looks up its declared fallback pair, if any.
+                let hit = self.fallback.get(&key[split + 1..]).map(|f| f.0);
+                fallback = hit.is_some();
+                hit
+            })
+        });
         let qid = event.map(|i| self.events[i].qid);
         let mut props = Vec::with_capacity(self.properties.len());
         for p in &self.properties {
@@ -473,6 +495,7 @@ impl Simulator {
         let mut eval = Eval {
             device,
             event,
+            fallback,
             props,
             rules: Vec::new(),
             searches: Vec::new(),
@@ -527,10 +550,16 @@ impl Simulator {
             unmapped = Some("no DSM mapping of the pack matches this event id and category".into());
         }
         let info = eval.event.map(|i| &self.events[i]);
+        let fallback = device_event_category
+            .as_deref()
+            .filter(|_| eval.fallback)
+            .and_then(|c| self.fallback.get(c))
+            .map(|f| f.1.clone());
         Outcome {
             device_event_id,
             device_event_category,
             unmapped,
+            fallback,
             qid: info.map(|e| e.qid),
             event: info.map(|e| e.name.clone()),
             category: info.map(|e| {
@@ -648,6 +677,8 @@ struct Eval<'t> {
     /// `id` U+001F `category`, and where the id ends.
     device: Result<(String, usize), String>,
     event: Option<usize>,
+    /// `event` came from `[[dsm.fallback]]`.
+    fallback: bool,
     props: Vec<Option<Cow<'t, str>>>,
     rules: Vec<(Option<bool>, Reason)>,
     searches: Vec<(Option<bool>, Reason)>,

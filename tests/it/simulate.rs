@@ -192,3 +192,122 @@ fn junit_and_verbose_refuse_events() {
         assert!(!d.path().join("r.xml").exists());
     }
 }
+
+/// The default pack with a catch-all event and a `[[dsm.fallback]]` for its category.
+fn with_fallback(d: &std::path::Path, fallback: &str) {
+    let pack_path = d.join(PACK);
+    let mut pack = std::fs::read_to_string(&pack_path).expect("pack");
+    pack.push_str(
+        "\n[[event]]\nname = \"Other application management\"\nseverity = 3\n\
+         category = \"User Account Changed\"\n\
+         match = { operation = [\"Other application management\"], result = [\"success\"] }\n",
+    );
+    pack.push_str(fallback);
+    std::fs::write(&pack_path, pack).expect("write");
+}
+
+/// `[[dsm.fallback]]`: an event whose (id, category) pair no mapping matches gets the QID
+/// of the declared pair for its category; other categories stay unknown; exact mappings
+/// win over the fallback.
+#[test]
+fn a_declared_category_fallback_maps_unmatched_events() {
+    let d = pack_dir();
+    with_fallback(
+        d.path(),
+        "\n[[dsm.fallback]]\ncategory = \"ApplicationManagement\"\n\
+         event_id = \"Other application management-success\"\n",
+    );
+    let record = |op: &str, cat: &str| {
+        format!(
+            "{{\"time\":\"2025-06-02T09:14:07Z\",\"operationName\":\"{op}\",\"category\":\"AuditLogs\",\"properties\":{{\"category\":\"{cat}\",\"result\":\"failure\"}}}}\n"
+        )
+    };
+    let events = [
+        record("Set verified publisher", "ApplicationManagement"),
+        record("Set verified publisher", "UserManagement"),
+        record("Add service principal credentials", "ApplicationManagement"),
+    ]
+    .concat();
+    std::fs::write(d.path().join("fb.ndjson"), events).expect("write");
+    let out = qrpack(
+        d.path(),
+        &["test", PACK, "--format", "json", "--events", "fb.ndjson"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let o: Vec<&serde_json::Value> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|x| &x["outcome"])
+        .collect();
+    assert_eq!(o.len(), 3);
+    assert_eq!(o[0]["event"], "Other application management", "{}", o[0]);
+    assert_eq!(o[0]["fallback"], "Other application management-success");
+    assert!(o[0]["unmapped"].is_null(), "{}", o[0]);
+    assert!(o[0]["qid"].is_i64());
+    assert!(
+        o[1]["qid"].is_null(),
+        "no fallback for UserManagement: {}",
+        o[1]
+    );
+    assert!(o[1].get("fallback").is_none(), "{}", o[1]);
+    assert_eq!(o[2]["event"], "Add service principal credentials");
+    assert!(o[2].get("fallback").is_none(), "{}", o[2]);
+
+    // The human report says where the QID came from.
+    let human = qrpack(d.path(), &["test", PACK, "--events", "fb.ndjson"]);
+    let stdout = text(&human.stdout);
+    assert!(
+        stdout.contains("by [[dsm.fallback]]: no mapping matched, so \"Other application management-success\" was looked up"),
+        "{stdout}"
+    );
+
+    // Without the declaration the same event is unknown.
+    let plain = pack_dir();
+    std::fs::write(
+        plain.path().join("fb.ndjson"),
+        record("Set verified publisher", "ApplicationManagement"),
+    )
+    .expect("write");
+    let out = qrpack(
+        plain.path(),
+        &["test", PACK, "--format", "json", "--events", "fb.ndjson"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(v[0]["outcome"]["qid"].is_null(), "{v}");
+}
+
+/// A fallback to a pair no event maps (PK151) and a second fallback for one category
+/// (PK150) are errors at their lines; nothing is written.
+#[test]
+fn bad_fallbacks_are_errors_at_their_lines() {
+    for (fallback, code, needle) in [
+        (
+            "\n[[dsm.fallback]]\ncategory = \"ApplicationManagement\"\nevent_id = \"Other application management\"\n",
+            "PK151",
+            "event_id = \"Other application management\"",
+        ),
+        (
+            "\n[[dsm.fallback]]\ncategory = \"ApplicationManagement\"\nevent_id = \"Other application management-success\"\n\
+             \n[[dsm.fallback]]\ncategory = \"ApplicationManagement\"\nevent_id = \"Add application-success\"\n",
+            "PK150",
+            "category = \"ApplicationManagement\"\nevent_id = \"Add application-success\"",
+        ),
+    ] {
+        let d = pack_dir();
+        with_fallback(d.path(), fallback);
+        let pack = std::fs::read_to_string(d.path().join(PACK)).expect("pack");
+        let line = pack[..pack.rfind(needle).expect("needle")].lines().count() + 1;
+        let out = qrpack(d.path(), &["build", PACK, "-o", "dist"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&format!("error[{code}]")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("--> {PACK}:{line}:")),
+            "line {line}: {stderr}"
+        );
+        assert!(stderr.contains("help:"), "{stderr}");
+        assert!(!d.path().join("dist").exists(), "nothing is written");
+    }
+}
