@@ -370,7 +370,19 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         events: &events,
         qids: &qids,
         type_id,
-        event_names: events.iter().map(|e| e.name.clone()).collect(),
+        // The names QIDNAME can give events of this pack: its events' and the events its
+        // rules dispatch (PK082/PK083 test LIKE patterns against both).
+        event_names: events
+            .iter()
+            .map(|e| e.name.clone())
+            .chain(pack.rules.iter().filter_map(|r| {
+                let r = r.get_ref();
+                r.response
+                    .as_ref()
+                    .and_then(|x| x.get_ref().event_name.as_ref())
+                    .map(|n| n.get_ref().clone())
+            }))
+            .collect(),
         event_index: events
             .iter()
             .enumerate()

@@ -113,18 +113,24 @@ pub fn lint(text: &str, full: bool, properties: &[String], event_names: &[String
                 .iter()
                 .filter(|n| aql::like(n, p, *insensitive))
                 .count();
+            // The test as written: `LOWER(QIDNAME(qid)) ILIKE`, not always `QIDNAME(qid) LIKE`.
+            let subject = match case {
+                Some(f) => format!("{f}(QIDNAME(qid))"),
+                None => "QIDNAME(qid)".to_string(),
+            };
+            let op = if *insensitive { "ILIKE" } else { "LIKE" };
             if hits > 0 {
                 out.push(Lint {
                     code: "PK082",
                     warning: false,
-                    message: format!("QIDNAME(qid) LIKE '{p}' matches {hits} of the pack's own events by name"),
+                    message: format!("{subject} {op} '{p}' matches {hits} of the pack's own events by name"),
                     help: "test `qid IN ({{qids:…}})` instead: QIDs are indexed, a QIDNAME scan is far costlier on a busy QRadar".into(),
                 });
             } else if !event_names.is_empty() {
                 out.push(Lint {
                     code: "PK083",
                     warning: true,
-                    message: format!("LIKE '{p}' matches none of the pack's event names"),
+                    message: format!("{subject} {op} '{p}' matches none of the pack's event names"),
                     help: format!(
                         "check the pattern{}; it can only match QIDs from outside this pack",
                         if case.is_none() && !insensitive {
@@ -177,6 +183,26 @@ mod tests {
         assert_eq!(
             codes("SELECT \"Nope\" AS \"Event Time\" FROM events", true),
             vec!["PK081"]
+        );
+    }
+
+    /// The messages quote the test as written (function, LIKE or ILIKE).
+    #[test]
+    fn messages_quote_the_test_as_written() {
+        let names = vec!["Add owner to application".to_string()];
+        let msg = |q: &str| {
+            lint(q, false, &[], &names)
+                .into_iter()
+                .map(|l| l.message)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            msg("LOWER(QIDNAME(qid)) ILIKE '%owner%'"),
+            vec!["LOWER(QIDNAME(qid)) ILIKE '%owner%' matches 1 of the pack's own events by name"]
+        );
+        assert_eq!(
+            msg("QIDNAME(qid) LIKE '%Owner%'"),
+            vec!["QIDNAME(qid) LIKE '%Owner%' matches none of the pack's event names"]
         );
     }
 

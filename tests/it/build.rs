@@ -884,3 +884,37 @@ fn own_categories_replace_the_catalogue() {
     let out = qrpack(d.path(), &["build", PACK, "--categories", "missing.json"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// QIDNAME LIKE lints know the names of the events the pack's rules dispatch: a pattern
+/// that matches only a dispatched event's name is PK082 (use the QIDs), not PK083 (matches
+/// nothing); a pattern that matches nothing at all is still PK083, quoting the test.
+#[test]
+fn qidname_like_lints_count_rule_dispatched_events() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let pack = std::fs::read_to_string(&pack_path).expect("pack");
+    let needle = "aql = \"\"\"";
+    let at = pack.find(needle).expect("a rule with an AQL filter") + needle.len();
+    let with = |cond: &str| format!("{}{cond} AND {}", &pack[..at], &pack[at..]);
+    // "Entra ID high-risk cloud credential added" is the rule response's event_name.
+    std::fs::write(
+        &pack_path,
+        with("QIDNAME(qid) ILIKE '%high-risk cloud credential added%'"),
+    )
+    .expect("write");
+    let out = qrpack(d.path(), &["build", PACK, "-o", "dist"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("PK083"), "{stderr}");
+    assert!(
+        stderr.contains("info[PK082]: QIDNAME(qid) ILIKE '%high-risk cloud credential added%' matches 1 of the pack's own events by name"),
+        "{stderr}"
+    );
+    std::fs::write(&pack_path, with("QIDNAME(qid) LIKE '%No Such Event%'")).expect("write");
+    let out = qrpack(d.path(), &["build", PACK, "-o", "dist2"]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning[PK083]: QIDNAME(qid) LIKE '%No Such Event%' matches none of the pack's event names"),
+        "{stderr}"
+    );
+}
