@@ -451,7 +451,109 @@ pub struct Search {
 
 /// Parse a pack file's text; `file` is the name errors show.
 pub fn parse(file: &str, text: &str) -> Result<PackFile, Box<Diagnostic>> {
+    if text.len() >= PARALLEL_MIN
+        && let Some(pack) = parse_in_two(text)
+    {
+        return Ok(pack);
+    }
     toml::from_str::<PackFile>(text).map_err(|e| Box::new(toml_error(file, text, &e)))
+}
+
+/// Below this size a pack is parsed on one thread: a second is not worth starting.
+const PARALLEL_MIN: usize = 256 * 1024;
+
+/// The arrays of tables a pack may go on with after its first `[[…]]` header.
+const SPLIT_HEADERS: [&str; 5] = [
+    "[[event]]",
+    "[[property]]",
+    "[[rule]]",
+    "[[search]]",
+    "[[test]]",
+];
+
+/// What follows a split point: more elements of the pack's arrays of tables, and nothing
+/// else (anything else makes the parse fall back to one thread).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tail {
+    #[serde(default)]
+    event: Vec<Spanned<Event>>,
+    #[serde(default)]
+    property: Vec<Spanned<Property>>,
+    #[serde(default)]
+    rule: Vec<Spanned<Rule>>,
+    #[serde(default)]
+    search: Vec<Spanned<Search>>,
+    #[serde(default)]
+    test: Vec<Spanned<TestCase>>,
+}
+
+/// Parse a large pack on two threads: the text is cut at an array-of-tables header line
+/// (`[[event]]`, `[[rule]]`, …) near its middle; the part before is parsed as a pack, the
+/// part after as more elements of those arrays, and the elements are appended in order,
+/// as TOML appends them. `None` (parse on one thread instead, which also gives the exact
+/// error) whenever the cut could change the meaning:
+///
+/// - either part fails to parse. A cut inside a multi-line string or array leaves the first
+///   part unterminated, so it fails; the first part parsing means the cut is at the start
+///   of a line at top level, where a header line is a header.
+/// - the second part has anything but those arrays' elements (a `[dsm]` table, say);
+/// - an element of the first part is not a `[[…]]` table: `event = [{…}]` is a static
+///   array, which TOML forbids appending to, so the whole text is invalid.
+///
+/// Spans stay byte offsets into the whole text: the second part is parsed with everything
+/// before the cut replaced by spaces (the line break before the cut is kept).
+fn parse_in_two(text: &str) -> Option<PackFile> {
+    let cut = split_point(text)?;
+    let mut padded = String::with_capacity(text.len());
+    padded.extend(std::iter::repeat_n(' ', cut - 1));
+    padded.push('\n');
+    padded.push_str(&text[cut..]);
+    let (head, tail) = std::thread::scope(|scope| {
+        let tail = std::thread::Builder::new()
+            .name("qrpack-toml".into())
+            .spawn_scoped(scope, || toml::from_str::<Tail>(&padded).ok())
+            .ok()?;
+        let head = toml::from_str::<PackFile>(&text[..cut]).ok();
+        Some((head, tail.join().ok()?))
+    })?;
+    let (mut pack, tail) = (head?, tail?);
+    let is_header = |span: std::ops::Range<usize>| text.as_bytes()[span.start..].starts_with(b"[[");
+    if !(pack.events.iter().all(|e| is_header(e.span()))
+        && pack.properties.iter().all(|e| is_header(e.span()))
+        && pack.rules.iter().all(|e| is_header(e.span()))
+        && pack.searches.iter().all(|e| is_header(e.span()))
+        && pack.tests.iter().all(|e| is_header(e.span())))
+    {
+        return None;
+    }
+    pack.events.extend(tail.event);
+    pack.properties.extend(tail.property);
+    pack.rules.extend(tail.rule);
+    pack.searches.extend(tail.search);
+    pack.tests.extend(tail.test);
+    Some(pack)
+}
+
+/// The start of the first line at or after 2/5 of `text` that is exactly one of
+/// [`SPLIT_HEADERS`] (trailing spaces and a comment allowed).
+fn split_point(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    // The part before a cut costs more to parse per byte (the events' many short keys and
+    // inline tables) than the rules after it: cutting at 2/5 balances the two threads on
+    // the benchmark pack better than the middle does.
+    let mut from = text.len() * 2 / 5;
+    while let Some(k) = memchr::memmem::find(&b[from..], b"\n[[") {
+        let start = from + k + 1;
+        let line_end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |e| start + e);
+        let line = text[start..line_end].trim_end_matches('\r');
+        let head = line.split('#').next().unwrap_or("").trim_end();
+        if SPLIT_HEADERS.contains(&head) {
+            return Some(start);
+        }
+        from = start;
+    }
+    None
 }
 
 /// A TOML or schema error as a diagnostic pointing into the file.
@@ -493,5 +595,125 @@ fn classify(message: &str) -> (&'static str, Option<String>) {
             "PK001",
             Some("fix the TOML syntax at the caret".to_string()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events in the test packs: just enough for [`PARALLEL_MIN`].
+    const N: usize = 2000;
+
+    /// A pack of `n` events and rules, large enough to be parsed on two threads.
+    fn big_pack(n: usize) -> String {
+        let mut t = String::from(
+            "[extension]\nname = \"Big\"\nhub_id = \"big\"\nversion = \"1.0.0\"\nauthor = \"a\"\nauthor_email = \"a@example.com\"\ndescription = \"d\"\nmin_qradar_version = \"2021.6.0\"\nqradar_version = \"2021.6.0\"\n\n[log_source_type]\nid = 445\nname = \"Microsoft Azure Active Directory\"\n\n",
+        );
+        for i in 0..n {
+            t.push_str(&format!(
+                "[[event]]\nname = \"Event {i}\"\nseverity = 5\ncategory = 3029\nmatch = {{ operation = [\"Op {i}\", \"Op {i} \"] }}\nlabels = {{ k = \"v{i}\" }}\n\n"
+            ));
+        }
+        for i in 0..n / 4 {
+            t.push_str(&format!(
+                "[[rule]]\nname = \"Rule {i}\" # a comment\nevents = [\"Event {i}\"]\naql = \"\"\"\"Result\" = 'success'\"\"\"\n\n"
+            ));
+        }
+        t
+    }
+
+    fn serial(text: &str) -> Result<String, String> {
+        toml::from_str::<PackFile>(text)
+            .map(|p| format!("{p:?}"))
+            .map_err(|e| e.to_string())
+    }
+
+    fn either(text: &str) -> Result<String, String> {
+        parse("p.toml", text)
+            .map(|p| format!("{p:?}"))
+            .map_err(|d| d.message.clone())
+    }
+
+    /// On two threads, the same pack, spans and all, as on one.
+    #[test]
+    fn two_threads_parse_the_same_pack() {
+        let t = big_pack(N);
+        assert!(t.len() >= PARALLEL_MIN);
+        assert!(split_point(&t).is_some());
+        let two = parse_in_two(&t).expect("two threads");
+        let one = serial(&t).expect("parses");
+        assert_eq!(format!("{two:?}"), one);
+        // Spans point into the whole text: the last rule's span is its header.
+        let last = two.rules.last().expect("rules");
+        assert!(t[last.span()].starts_with("[[rule]]"));
+        assert_eq!(two.events.len(), N);
+        assert_eq!(two.rules.len(), N / 4);
+    }
+
+    /// Wherever the cut falls, what is not a pack on one thread is not one on two, and
+    /// gives the same error: a static `event` array appended to, a cut inside a multi-line
+    /// string, a table after the cut, a duplicate key, a syntax error in either part.
+    #[test]
+    fn a_cut_never_changes_the_outcome() {
+        let base = big_pack(N);
+        assert!(serial(&base).is_ok(), "{:?}", serial(&base));
+        let cut = split_point(&base).expect("cut");
+        let inline = format!(
+            "event = [{{ name = \"Inline\", severity = 1, category = 3029, match = {{ operation = [\"x\"] }} }}]\n{base}"
+        );
+        // A cut inside a multi-line string: the header line at the cut is text of the
+        // previous event's description, which swallows the next event.
+        let open = "description = \"\"\"\n";
+        let mut in_string = format!("{}{open}{}", &base[..cut], &base[cut..]);
+        let close = cut
+            + open.len()
+            + in_string[cut + open.len()..]
+                .find("\n\n")
+                .expect("block end")
+            + 1;
+        in_string.insert_str(close, "\"\"\"\n");
+        assert_eq!(
+            split_point(&in_string),
+            Some(cut + open.len()),
+            "the cut falls in the string"
+        );
+        assert!(serial(&in_string).is_ok(), "{:?}", serial(&in_string));
+        let cases = [
+            inline,
+            in_string,
+            format!("{base}\n[dsm]\nevent_id = \"{{operation}}\"\nevent_category = \"x\"\n"),
+            format!("{}severity = 6\n{}", &base[..cut - 1], &base[cut - 1..]),
+            format!("{}oops = = 1\n{}", &base[..cut], &base[cut..]),
+            format!(
+                "{base}\n[[event]]\nname = \"Late\"\nseverity = 1\ncategory = 3029\nbogus = 1\n"
+            ),
+        ];
+        for (i, t) in cases.iter().enumerate() {
+            assert!(t.len() >= PARALLEL_MIN);
+            let one = serial(t);
+            let two = either(t);
+            match (&one, &two) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "case {i}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("case {i}: one thread {one:?}, two {two:?}"),
+            }
+        }
+        // The swallowed event is gone on two threads too.
+        assert_eq!(
+            parse("p.toml", &cases[1]).map(|p| p.events.len()).ok(),
+            Some(N - 1)
+        );
+        // The static array and the duplicate key are errors, not silently merged.
+        assert!(serial(&cases[0]).is_err());
+        assert!(serial(&cases[3]).is_err());
+        assert!(either(&cases[0]).is_err());
+        assert!(either(&cases[3]).is_err());
+        // The error is the serial parse's own, at its own place.
+        let one_thread = toml::from_str::<PackFile>(&cases[4]).expect_err("syntax error");
+        assert_eq!(
+            either(&cases[4]).expect_err("syntax error"),
+            one_thread.message().trim()
+        );
     }
 }
