@@ -609,8 +609,10 @@ enum Node {
     Property(Option<u32>),
     Call(Func, String, Vec<Node>),
     Not(Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// The flag: the right side cannot fail, so it is not evaluated when the left side
+    /// decides (false for AND, true for OR); see [`cond_safe`].
+    And(Box<Node>, Box<Node>, bool),
+    Or(Box<Node>, Box<Node>, bool),
     Cmp(CmpOp, Box<Node>, Box<Node>),
     Arith(ArithOp, Box<Node>, Box<Node>),
     Like {
@@ -650,8 +652,167 @@ impl Compiled {
 
     /// As [`eval_condition`].
     pub fn eval(&self, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
-        cond(&self.0, ev)
+        cond(&self.0, ev).map_err(|e| *e)
     }
+
+    /// Evaluate once what is the same for every event: each sub-expression made only of
+    /// literals, the functions of them (`LOWER`, arithmetic, comparisons, …) and the
+    /// `constants` given becomes the literal it evaluates to (`LOGSOURCETYPEID(logsourceid)
+    /// = 445` becomes true). A literal evaluates exactly as the sub-expression did (a
+    /// condition's true, false and NULL are 1, 0 and NULL, as `value` gives them), and a
+    /// sub-expression that fails is kept, to fail per event as before.
+    pub fn fold(mut self, constants: &Constants) -> Compiled {
+        fold(&mut self.0, constants);
+        self
+    }
+}
+
+/// What a [`Compiled`] condition may take as the same for every event (see
+/// [`Compiled::fold`]); `None`: it depends on the event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Constants {
+    /// `LOGSOURCETYPEID(logsourceid)`.
+    pub log_source_type: Option<f64>,
+    /// `NOW()`.
+    pub now: Option<f64>,
+    /// Every field slot the resolver gave has a value for every event ([`Slots::field`]
+    /// is never `None` for it), so reading one cannot fail.
+    pub fields: bool,
+}
+
+impl Slots for Constants {
+    // Never asked: a sub-expression with a field, a property or QIDNAME is not folded.
+    fn field(&self, _: u32) -> Option<Value<'_>> {
+        None
+    }
+    fn property(&self, _: u32) -> Value<'_> {
+        Value::Null
+    }
+    fn qid_name(&self, _: &Value) -> Value<'_> {
+        Value::Null
+    }
+    fn log_source_type(&self) -> Value<'_> {
+        self.log_source_type.map_or(Value::Null, Value::Num)
+    }
+    fn now(&self) -> Value<'_> {
+        self.now.map_or(Value::Null, Value::Num)
+    }
+}
+
+/// `n`, evaluated as a condition, cannot fail: with `fields` (see [`Constants::fields`]),
+/// for any event. Only such a right side of AND and OR may go unevaluated when the left
+/// side decides: an error must still surface exactly as when both sides are evaluated.
+fn cond_safe(n: &Node, fields: bool) -> bool {
+    match n {
+        Node::Not(x) => cond_safe(x, fields),
+        Node::And(a, b, _) | Node::Or(a, b, _) => cond_safe(a, fields) && cond_safe(b, fields),
+        Node::Cmp(_, a, b)
+        | Node::Like {
+            value: a,
+            pattern: b,
+            ..
+        } => value_safe(a, fields) && value_safe(b, fields),
+        Node::In { value, list, .. } => {
+            value_safe(value, fields) && list.iter().all(|x| value_safe(x, fields))
+        }
+        Node::IsNull { value, .. } => value_safe(value, fields),
+        // A value as a condition fails when it is text: only numbers and NULL are safe.
+        Node::Null | Node::Num(_) => true,
+        Node::Arith(_, a, b) => value_safe(a, fields) && value_safe(b, fields),
+        Node::Str(_) | Node::Field(..) | Node::Property(_) | Node::Call(..) => false,
+    }
+}
+
+/// `n`'s value cannot fail (see [`cond_safe`]).
+fn value_safe(n: &Node, fields: bool) -> bool {
+    match n {
+        Node::Null | Node::Str(_) | Node::Num(_) | Node::Property(_) => true,
+        Node::Field(slot, _) => fields && slot.is_some(),
+        Node::Call(f, _, args) => match f {
+            // Only the first argument is evaluated; none is an error.
+            Func::Lower | Func::Upper | Func::QidName => {
+                args.first().is_some_and(|a| value_safe(a, fields))
+            }
+            Func::LogSourceTypeId(true) | Func::Now => true,
+            Func::LogSourceTypeId(false) | Func::Other => false,
+        },
+        Node::Arith(_, a, b) => value_safe(a, fields) && value_safe(b, fields),
+        // A condition's value: 1, 0 or NULL.
+        other => cond_safe(other, fields),
+    }
+}
+
+fn is_literal(n: &Node) -> bool {
+    matches!(n, Node::Null | Node::Str(_) | Node::Num(_))
+}
+
+/// Fold `n`'s constant sub-expressions, bottom up (see [`Compiled::fold`]).
+fn fold(n: &mut Node, c: &Constants) {
+    let constant = match n {
+        Node::Null | Node::Str(_) | Node::Num(_) => return,
+        Node::Field(..) | Node::Property(_) => false,
+        Node::Call(f, _, args) => {
+            args.iter_mut().for_each(|a| fold(a, c));
+            match f {
+                Func::Lower | Func::Upper => args.iter().all(is_literal),
+                // These two never evaluate their argument (`logsourceid` is a field).
+                Func::LogSourceTypeId(true) => c.log_source_type.is_some(),
+                Func::Now => c.now.is_some(),
+                Func::QidName | Func::LogSourceTypeId(false) | Func::Other => false,
+            }
+        }
+        Node::Not(x) | Node::IsNull { value: x, .. } => {
+            fold(x, c);
+            is_literal(x)
+        }
+        Node::And(a, b, safe) | Node::Or(a, b, safe) => {
+            fold(a, c);
+            fold(b, c);
+            *safe = cond_safe(b, c.fields);
+            is_literal(a) && is_literal(b)
+        }
+        Node::Cmp(_, a, b)
+        | Node::Arith(_, a, b)
+        | Node::Like {
+            value: a,
+            pattern: b,
+            ..
+        } => {
+            fold(a, c);
+            fold(b, c);
+            is_literal(a) && is_literal(b)
+        }
+        Node::In {
+            value,
+            list,
+            numbers,
+            ..
+        } => {
+            fold(value, c);
+            list.iter_mut().for_each(|a| fold(a, c));
+            if numbers.is_none() && list.iter().all(|a| matches!(a, Node::Num(_))) {
+                *numbers = Some(
+                    list.iter()
+                        .filter_map(|a| match a {
+                            Node::Num(x) => Some(*x),
+                            _ => None,
+                        })
+                        .collect(),
+                );
+            }
+            is_literal(value) && list.iter().all(is_literal)
+        }
+    };
+    if !constant {
+        return;
+    }
+    let literal = match value(n, c) {
+        Ok(Value::Null) => Node::Null,
+        Ok(Value::Num(x)) => Node::Num(x),
+        Ok(Value::Str(s)) => Node::Str(s.into_owned()),
+        Err(_) => return,
+    };
+    *n = literal;
 }
 
 fn node(e: &Expr, field: Resolver, property: Resolver) -> Node {
@@ -677,8 +838,8 @@ fn node(e: &Expr, field: Resolver, property: Resolver) -> Node {
             Node::Call(f, name.clone(), args)
         }
         Expr::Not(x) => Node::Not(sub(x)),
-        Expr::And(a, b) => Node::And(sub(a), sub(b)),
-        Expr::Or(a, b) => Node::Or(sub(a), sub(b)),
+        Expr::And(a, b) => Node::And(sub(a), sub(b), false),
+        Expr::Or(a, b) => Node::Or(sub(a), sub(b), false),
         Expr::Cmp(op, a, b) => {
             let op = match *op {
                 "=" => CmpOp::Eq,
@@ -733,26 +894,53 @@ fn node(e: &Expr, field: Resolver, property: Resolver) -> Node {
     }
 }
 
-fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
+/// An evaluation error, boxed: the results of `cond` and `value`, returned for every
+/// node, stay small (an error is rare, and ends the evaluation).
+type Res<T> = Result<T, Box<AqlError>>;
+
+/// A node's value: literals at once, anything else through [`value`].
+#[inline(always)]
+fn operand<'a>(e: &'a Node, ev: &'a dyn Slots) -> Res<Value<'a>> {
+    match e {
+        Node::Null => Ok(Value::Null),
+        Node::Str(s) => Ok(Value::Str(Cow::Borrowed(s))),
+        Node::Num(n) => Ok(Value::Num(*n)),
+        _ => value(e, ev),
+    }
+}
+
+fn cond(e: &Node, ev: &dyn Slots) -> Res<Option<bool>> {
     Ok(match e {
         Node::Not(x) => cond(x, ev)?.map(|b| !b),
-        Node::And(a, b) => match (cond(a, ev)?, cond(b, ev)?) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
-        Node::Or(a, b) => match (cond(a, ev)?, cond(b, ev)?) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
-        Node::Cmp(op, a, b) => compare(*op, &value(a, ev)?, &value(b, ev)?),
+        Node::And(a, b, safe) => {
+            let x = cond(a, ev)?;
+            if *safe && x == Some(false) {
+                return Ok(Some(false));
+            }
+            match (x, cond(b, ev)?) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            }
+        }
+        Node::Or(a, b, safe) => {
+            let x = cond(a, ev)?;
+            if *safe && x == Some(true) {
+                return Ok(Some(true));
+            }
+            match (x, cond(b, ev)?) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            }
+        }
+        Node::Cmp(op, a, b) => compare(*op, &operand(a, ev)?, &operand(b, ev)?),
         Node::Like {
             value: v,
             pattern,
             insensitive,
             negated,
-        } => match (value(v, ev)?, value(pattern, ev)?) {
+        } => match (operand(v, ev)?, operand(pattern, ev)?) {
             (Value::Null, _) | (_, Value::Null) => None,
             (v, p) => Some(like(&as_text(&v), &as_text(&p), *insensitive) != *negated),
         },
@@ -762,7 +950,7 @@ fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
             numbers,
             negated,
         } => {
-            let v = value(v, ev)?;
+            let v = operand(v, ev)?;
             if matches!(v, Value::Null) {
                 None
             } else {
@@ -779,7 +967,7 @@ fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
                     }
                 } else {
                     for item in list {
-                        match compare(CmpOp::Eq, &v, &value(item, ev)?) {
+                        match compare(CmpOp::Eq, &v, &operand(item, ev)?) {
                             Some(true) => found = true,
                             None => unknown = true,
                             Some(false) => {}
@@ -796,17 +984,22 @@ fn cond(e: &Node, ev: &dyn Slots) -> Result<Option<bool>, AqlError> {
             }
         }
         Node::IsNull { value: v, negated } => {
-            Some(matches!(value(v, ev)?, Value::Null) != *negated)
+            Some(matches!(operand(v, ev)?, Value::Null) != *negated)
         }
         other => match value(other, ev)? {
             Value::Null => None,
             Value::Num(n) => Some(n != 0.0),
-            Value::Str(s) => return Err(unsupported(0, format!("'{s}' is not a condition"))),
+            Value::Str(s) => {
+                return Err(Box::new(unsupported(
+                    0,
+                    format!("'{s}' is not a condition"),
+                )));
+            }
         },
     })
 }
 
-fn value<'a>(e: &'a Node, ev: &'a dyn Slots) -> Result<Value<'a>, AqlError> {
+fn value<'a>(e: &'a Node, ev: &'a dyn Slots) -> Res<Value<'a>> {
     Ok(match e {
         Node::Null => Value::Null,
         Node::Str(s) => Value::Str(Cow::Borrowed(s)),
@@ -814,12 +1007,12 @@ fn value<'a>(e: &'a Node, ev: &'a dyn Slots) -> Result<Value<'a>, AqlError> {
         Node::Property(p) => p.map_or(Value::Null, |p| ev.property(p)),
         Node::Field(slot, f) => slot
             .and_then(|s| ev.field(s))
-            .ok_or_else(|| unsupported(0, format!("the field {f} is not simulated")))?,
+            .ok_or_else(|| Box::new(unsupported(0, format!("the field {f} is not simulated"))))?,
         Node::Call(func, name, args) => {
-            let arg = |i: usize| -> Result<Value<'a>, AqlError> {
+            let arg = |i: usize| -> Res<Value<'a>> {
                 match args.get(i) {
                     Some(a) => value(a, ev),
-                    None => Err(syntax(0, format!("{name}() needs an argument"))),
+                    None => Err(Box::new(syntax(0, format!("{name}() needs an argument")))),
                 }
             };
             match func {
@@ -828,21 +1021,21 @@ fn value<'a>(e: &'a Node, ev: &'a dyn Slots) -> Result<Value<'a>, AqlError> {
                 Func::QidName => ev.qid_name(&arg(0)?),
                 Func::LogSourceTypeId(true) => ev.log_source_type(),
                 Func::LogSourceTypeId(false) => {
-                    return Err(unsupported(
+                    return Err(Box::new(unsupported(
                         0,
                         "LOGSOURCETYPEID() is simulated for logsourceid only",
-                    ));
+                    )));
                 }
                 Func::Now => ev.now(),
                 Func::Other => {
-                    return Err(unsupported(
+                    return Err(Box::new(unsupported(
                         0,
                         format!("the function {name}() is not simulated"),
-                    ));
+                    )));
                 }
             }
         }
-        Node::Arith(op, a, b) => match (num(&value(a, ev)?), num(&value(b, ev)?)) {
+        Node::Arith(op, a, b) => match (num(&operand(a, ev)?), num(&operand(b, ev)?)) {
             (Some(x), Some(y)) => Value::Num(match op {
                 ArithOp::Add => x + y,
                 ArithOp::Sub => x - y,
@@ -887,6 +1080,10 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
     use std::cmp::Ordering;
     let ord = match (a, b) {
         (Value::Null, _) | (_, Value::Null) => return None,
+        // Equal or not: a length test first, no ordering needed.
+        (Value::Str(x), Value::Str(y)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+            return Some((x == y) == matches!(op, CmpOp::Eq));
+        }
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
         _ => match (num(a), num(b)) {
             (Some(x), Some(y)) => x.partial_cmp(&y)?,
@@ -1086,6 +1283,107 @@ mod tests {
         assert!(!parse_condition("a = ").expect_err("syntax").unsupported);
         assert!(parse_condition("(a = 1").is_err());
         assert!(parse_condition("'unterminated").is_err());
+    }
+
+    /// An event with every resolved field set, as the simulator's `View` has.
+    struct Fixed {
+        fields: Vec<Value<'static>>,
+        props: Vec<Value<'static>>,
+    }
+    impl Slots for Fixed {
+        fn field(&self, slot: u32) -> Option<Value<'_>> {
+            self.fields.get(slot as usize).cloned()
+        }
+        fn property(&self, slot: u32) -> Value<'_> {
+            self.props
+                .get(slot as usize)
+                .cloned()
+                .unwrap_or(Value::Null)
+        }
+        fn qid_name(&self, qid: &Value) -> Value<'_> {
+            match qid {
+                Value::Num(_) => Value::Str("Add owner to application".into()),
+                _ => Value::Null,
+            }
+        }
+        fn log_source_type(&self) -> Value<'_> {
+            Value::Num(445.0)
+        }
+        fn now(&self) -> Value<'_> {
+            Value::Num(5_000_000.0)
+        }
+    }
+
+    /// Folding constants and skipping the safe right side of AND/OR change no result and
+    /// no error, including errors on the right of a false AND or a true OR.
+    #[test]
+    fn folded_and_short_circuited_conditions_evaluate_the_same() {
+        let fields = ["qid", "username", "starttime"];
+        let props = ["Result", "Name"];
+        let compile = |q: &str| {
+            let e = parse_condition(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+            Compiled::new(
+                &e,
+                &mut |n| fields.iter().position(|f| *f == n).map(|i| i as u32),
+                &mut |n| props.iter().position(|p| *p == n).map(|i| i as u32),
+            )
+        };
+        let events = [
+            (Value::Num(1.0), Value::Str("success".into())),
+            (Value::Num(2.0), Value::Null),
+            (Value::Null, Value::Str("failure".into())),
+            (Value::Num(3.0), Value::Str("".into())),
+        ];
+        for q in [
+            "LOGSOURCETYPEID(logsourceid) = 445 AND qid IN (1, 2, 3)",
+            "\"Result\" = 'success' OR \"Result\" IS NULL OR \"Result\" = ''",
+            "qid = 1 AND destinationport = 22",
+            "qid = 2 OR destinationport = 22",
+            "qid = 1 AND \"Result\"",
+            "qid = 1 OR \"Result\"",
+            "starttime > NOW() - 86400000",
+            "NOW() - 1000 > 5 AND LOWER('ABC') = 'abc'",
+            "qid = 1 AND LOWER() = 'x'",
+            "qid = 2 OR LOGSOURCETYPEID(username) = 1",
+            "1 / 0 IS NULL AND NOT (2 < 1)",
+            "UPPER(username) LIKE 'ADELE%' AND qid NOT IN (5, 1 + 1)",
+            "(qid = 1 OR qid = 2) AND (\"Name\" IS NOT NULL OR 1 = 1)",
+            "qid IN (1, 2) AND QIDNAME(qid) ILIKE 'add%' OR starttime < 0",
+            "LOGSOURCETYPEID(logsourceid) = 446 AND username = 'x'",
+            "NOT (LOGSOURCETYPEID(logsourceid) = 445) OR \"Missing\" = 'x'",
+        ] {
+            let plain = compile(q);
+            for now in [None, Some(5_000_000.0)] {
+                let folded = compile(q).fold(&Constants {
+                    log_source_type: Some(445.0),
+                    now,
+                    fields: true,
+                });
+                for (qid, result) in &events {
+                    let ev = Fixed {
+                        fields: vec![
+                            qid.clone(),
+                            Value::Str("adele@contoso.com".into()),
+                            Value::Num(4_000_000.0),
+                        ],
+                        props: vec![result.clone(), Value::Null],
+                    };
+                    // `now: None` folds less: NOW() then stays the event's, as here.
+                    assert_eq!(
+                        folded.eval(&ev),
+                        plain.eval(&ev),
+                        "{q} at {qid:?} {result:?}"
+                    );
+                }
+            }
+        }
+        // The search's LOGSOURCETYPEID test is gone after folding.
+        let f = compile("LOGSOURCETYPEID(logsourceid) = 445 AND qid = 1").fold(&Constants {
+            log_source_type: Some(445.0),
+            now: None,
+            fields: true,
+        });
+        assert!(matches!(&f.0, Node::And(a, _, true) if matches!(**a, Node::Num(n) if n == 1.0)));
     }
 
     #[test]

@@ -70,11 +70,13 @@ pub struct EventInfo {
 enum Extractor {
     Json(PathId),
     Regex(regex::Regex, usize),
-    /// A regex whose capture group is its last part, a greedy run of ASCII bytes from a
-    /// set, right after a literal byte outside the set (`KeyType=([A-Za-z0-9]+)`): the
-    /// group is then the longest run of set bytes that ends the match, so finding the
-    /// match (the regex's DFAs) is enough, and its capture engine is not needed.
-    RegexTail(regex::Regex, u128),
+    /// A regex whose capture group is a greedy run of characters from a class, right
+    /// after a literal byte outside the class, and which ends the pattern or is followed
+    /// only by a literal (`KeyType=([A-Za-z0-9]+)`, `"\\"([^"\\]+)\\"`): the group is
+    /// then the longest run of class bytes that ends where that literal starts, so the end
+    /// of the match (the regex's forward DFA) is enough, and neither the reverse search
+    /// for its start nor the capture engine is needed.
+    RegexTail(regex_automata::meta::Regex, Tail),
     /// An expression qrpack cannot run (Java-only regex); the reason is in `problems`.
     Unsupported,
 }
@@ -272,8 +274,11 @@ impl Simulator {
                 } => match crate::validate::content::java_only(regex) {
                     Some(_) => Extractor::Unsupported,
                     None => match regex::Regex::new(regex) {
-                        Ok(r) => match tail_group(regex, *capture_group as usize) {
-                            Some(set) => Extractor::RegexTail(r, set),
+                        Ok(r) => match tail_group(regex, *capture_group as usize).and_then(|t| {
+                            // The same pattern in the engine `regex` itself wraps.
+                            regex_automata::meta::Regex::new(regex).ok().map(|m| (m, t))
+                        }) {
+                            Some((m, t)) => Extractor::RegexTail(m, t),
                             None => Extractor::Regex(r, *capture_group as usize),
                         },
                         Err(_) => Extractor::Unsupported,
@@ -304,6 +309,14 @@ impl Simulator {
             Some(c) => c.has(name),
             None => fields.contains_key(name),
         };
+        // What `View` gives every event alike: the log source type, and NOW() when
+        // `--now` fixes it (otherwise NOW() is each event's own time).
+        let constants = aql::Constants {
+            log_source_type: Some(built.log_source_type.0 as f64),
+            now: now.map(|n| n as f64),
+            // `View::field` has a value (NULL at least) for every slot named below.
+            fields: true,
+        };
         let compile = |e: &aql::Expr| {
             Compiled::new(
                 e,
@@ -325,6 +338,7 @@ impl Simulator {
                         .map(|i| i as u32)
                 },
             )
+            .fold(&constants)
         };
         let rules = built
             .rules
@@ -421,12 +435,13 @@ impl Simulator {
 
     /// Run one record (its raw JSON text).
     pub fn run(&self, raw: &str) -> Result<Outcome, String> {
-        SCAN.with(|t| {
-            let mut scan = t.borrow_mut();
+        SCRATCH.with(|t| {
+            let mut t = t.borrow_mut();
+            let Scratch { scan, buffers } = &mut *t;
             scan.parse(&self.paths, raw)
                 .map_err(|e| format!("not JSON at byte {}: {}", e.0, e.1))?;
-            let rec = Rec { scan: &scan, raw };
-            let eval = self.evaluate(&rec);
+            let rec = Rec { scan, raw };
+            let eval = self.evaluate(&rec, std::mem::take(buffers));
             Ok(self.outcome(&rec, eval))
         })
     }
@@ -435,18 +450,29 @@ impl Simulator {
     /// Everything is evaluated as for `run` (device event, QID, every property, every
     /// rule and search); only the report is not built.
     pub fn run_quick(&self, raw: &str) -> Result<Option<usize>, String> {
-        SCAN.with(|t| {
-            let mut scan = t.borrow_mut();
+        SCRATCH.with(|t| {
+            let mut t = t.borrow_mut();
+            let Scratch { scan, buffers } = &mut *t;
             scan.parse(&self.paths, raw)
                 .map_err(|e| format!("not JSON at byte {}: {}", e.0, e.1))?;
-            let rec = Rec { scan: &scan, raw };
-            Ok(self.evaluate(&rec).event)
+            let rec = Rec { scan, raw };
+            let eval = self.evaluate(&rec, std::mem::take(buffers));
+            let event = eval.event;
+            *buffers = eval.into_buffers();
+            Ok(event)
         })
     }
 
-    fn evaluate<'t>(&self, rec: &Rec<'t>) -> Eval<'t> {
+    /// Evaluate one record into `buffers` (emptied first).
+    fn evaluate<'t>(&self, rec: &Rec<'t>, buffers: Buffers) -> Eval<'t> {
+        let Buffers {
+            mut key,
+            props,
+            mut rules,
+            mut searches,
+        } = buffers;
         // The id and the category in one string, as the mappings are keyed.
-        let mut key = String::with_capacity(96);
+        key.clear();
         let id = self.render(&self.id_parts, rec, &mut key);
         let split = key.len();
         key.push('\u{1f}');
@@ -465,7 +491,7 @@ impl Simulator {
             })
         });
         let qid = event.map(|i| self.events[i].qid);
-        let mut props = Vec::with_capacity(self.properties.len());
+        let mut props = recycle(props);
         for p in &self.properties {
             let mut value = None;
             for x in p
@@ -475,9 +501,13 @@ impl Simulator {
             {
                 value = match &x.extractor {
                     Extractor::Json(k) => rec.scan.extract(rec.raw, *k),
-                    Extractor::RegexTail(r, set) => r
-                        .find(rec.raw)
-                        .map(|m| Cow::Borrowed(tail_run(rec.raw, m.start(), m.end(), *set)))
+                    // Only the end of the match: the group's run ends there (before the
+                    // trailing literal), and the literal byte before the group (outside
+                    // the class) stops the walk back inside the match, so its start is
+                    // not needed.
+                    Extractor::RegexTail(r, t) => r
+                        .search_half(&regex_automata::Input::new(rec.raw))
+                        .map(|m| Cow::Borrowed(tail_run(rec.raw, 0, m.offset(), *t)))
                         .filter(|s| !s.is_empty()),
                     Extractor::Regex(r, g) => r
                         .captures(rec.raw)
@@ -506,32 +536,30 @@ impl Simulator {
             eval: &eval,
             start: std::cell::OnceCell::new(),
         };
-        let rules: Vec<(Option<bool>, Reason)> = self.rules.iter().map(|r| view.rule(r)).collect();
-        let searches: Vec<(Option<bool>, Reason)> = self
-            .searches
-            .iter()
-            .map(|s| match &s.filter {
-                Err(e) if e.unsupported => {
-                    (None, Reason::Owned(format!("not simulated: {}", e.message)))
-                }
-                Err(e) => (
-                    None,
-                    Reason::Owned(format!("the query does not parse: {e}")),
-                ),
-                Ok(None) => (Some(true), Reason::Static("no WHERE clause")),
-                Ok(Some(w)) => match w.eval(&view) {
-                    Ok(Some(true)) => (Some(true), Reason::Static("its WHERE clause is true")),
-                    Ok(Some(false)) => (Some(false), Reason::Static("its WHERE clause is false")),
-                    Ok(None) => (
-                        Some(false),
-                        Reason::Static(
-                            "its WHERE clause is NULL (unknown), so the event is not listed",
-                        ),
+        rules.clear();
+        rules.extend(self.rules.iter().map(|r| view.rule(r)));
+        searches.clear();
+        searches.extend(self.searches.iter().map(|s| match &s.filter {
+            Err(e) if e.unsupported => {
+                (None, Reason::Owned(format!("not simulated: {}", e.message)))
+            }
+            Err(e) => (
+                None,
+                Reason::Owned(format!("the query does not parse: {e}")),
+            ),
+            Ok(None) => (Some(true), Reason::Static("no WHERE clause")),
+            Ok(Some(w)) => match w.eval(&view) {
+                Ok(Some(true)) => (Some(true), Reason::Static("its WHERE clause is true")),
+                Ok(Some(false)) => (Some(false), Reason::Static("its WHERE clause is false")),
+                Ok(None) => (
+                    Some(false),
+                    Reason::Static(
+                        "its WHERE clause is NULL (unknown), so the event is not listed",
                     ),
-                    Err(e) => (None, Reason::Owned(format!("not simulated: {}", e.message))),
-                },
-            })
-            .collect();
+                ),
+                Err(e) => (None, Reason::Owned(format!("not simulated: {}", e.message))),
+            },
+        }));
         eval.rules = rules;
         eval.searches = searches;
         eval
@@ -633,9 +661,32 @@ impl Fx {
     }
 }
 
+/// What a thread reuses from one record to the next: the scan and the buffers of an
+/// evaluation, so that a record allocates nothing of its own in the common case.
+#[derive(Default)]
+struct Scratch {
+    scan: Scan,
+    buffers: Buffers,
+}
+
+/// The vectors and the key string of an [`Eval`], empty and kept for the next record.
+#[derive(Default)]
+struct Buffers {
+    key: String,
+    props: Vec<Option<Cow<'static, str>>>,
+    rules: Vec<(Option<bool>, Reason)>,
+    searches: Vec<(Option<bool>, Reason)>,
+}
+
+/// `v` emptied, for values that borrow from another record. Collecting a vector's own
+/// `into_iter` into elements of the same size reuses its allocation.
+fn recycle<'a, 'b>(mut v: Vec<Option<Cow<'a, str>>>) -> Vec<Option<Cow<'b, str>>> {
+    v.clear();
+    v.into_iter().map(|_| None).collect()
+}
+
 thread_local! {
-    /// One scan per thread, reused across records.
-    static SCAN: std::cell::RefCell<Scan> = std::cell::RefCell::new(Scan::default());
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 fn mapping_key(id: &str, cat: &str) -> String {
@@ -682,6 +733,18 @@ struct Eval<'t> {
     props: Vec<Option<Cow<'t, str>>>,
     rules: Vec<(Option<bool>, Reason)>,
     searches: Vec<(Option<bool>, Reason)>,
+}
+
+impl Eval<'_> {
+    /// Give the buffers back, to evaluate the next record with.
+    fn into_buffers(self) -> Buffers {
+        Buffers {
+            key: self.device.map(|(k, _)| k).unwrap_or_default(),
+            props: recycle(self.props),
+            rules: self.rules,
+            searches: self.searches,
+        }
+    }
 }
 
 /// The event as AQL sees it.
@@ -815,16 +878,43 @@ impl aql::Slots for View<'_, '_> {
     }
 }
 
-/// The byte set of a regex's capture group `group` when the group can be read off the
-/// end of a match (see [`Extractor::RegexTail`]): the pattern, parsed as the `regex`
-/// crate parses it, is a concatenation ending with a literal whose last byte is outside
-/// the set, then the group, a greedy unbounded repetition (at least once) of a class of
-/// ASCII characters. `None` for any other pattern.
-fn tail_group(pattern: &str, group: usize) -> Option<u128> {
+/// What [`tail_run`] needs of a regex of the shape of [`Extractor::RegexTail`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tail {
+    /// The ASCII bytes of the group's class.
+    ascii: u128,
+    /// The class holds every non-ASCII character (`[^"\\]`), so every byte of one.
+    non_ascii: bool,
+    /// The length of the literal after the group (0: the group ends the pattern).
+    suffix: usize,
+}
+
+impl Tail {
+    fn has(&self, b: u8) -> bool {
+        if b < 0x80 {
+            self.ascii & (1 << b) != 0
+        } else {
+            self.non_ascii
+        }
+    }
+}
+
+/// The [`Tail`] of a regex's capture group `group` when the group can be read off the end
+/// of a match (see [`Extractor::RegexTail`]): the pattern, parsed as the `regex` crate
+/// parses it, is a concatenation with a literal whose last byte is outside the class,
+/// then the group, a greedy unbounded repetition (at least once) of a class, then
+/// optionally a literal that ends the pattern. The class is a set of ASCII characters,
+/// possibly with every non-ASCII character. `None` for any other pattern.
+fn tail_group(pattern: &str, group: usize) -> Option<Tail> {
     use regex_syntax::hir::{Class, HirKind};
     let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
     let HirKind::Concat(parts) = hir.kind() else {
         return None;
+    };
+    let (end, rest) = parts.split_last()?;
+    let (parts, suffix) = match end.kind() {
+        HirKind::Literal(lit) if !lit.0.is_empty() => (rest, lit.0.len()),
+        _ => (parts.as_slice(), 0),
     };
     let (last, before) = parts.split_last()?;
     let HirKind::Capture(cap) = last.kind() else {
@@ -852,40 +942,69 @@ fn tail_group(pattern: &str, group: usize) -> Option<u128> {
             .collect(),
         _ => return None,
     };
-    let mut set = 0u128;
+    let mut tail = Tail {
+        ascii: 0,
+        non_ascii: false,
+        suffix,
+    };
+    // The non-ASCII part of the class must be all or nothing: from U+0080 on, the ranges
+    // (sorted, apart) must run without a gap to U+10FFFF (the surrogates are no
+    // characters, so a range may skip them).
+    let mut next_non_ascii = 0x80u32;
     for (a, z) in ranges {
+        for c in a..=z.min(0x7F) {
+            tail.ascii |= 1 << c;
+        }
         if z >= 0x80 {
-            return None;
+            let from = a.max(0x80);
+            if from != next_non_ascii && !(from == 0xE000 && next_non_ascii == 0xD800) {
+                return None;
+            }
+            next_non_ascii = z + 1;
         }
-        for c in a..=z {
-            set |= 1 << c;
+    }
+    match next_non_ascii {
+        0x80 => {}
+        0x11_0000 if matches!(rep.sub.kind(), HirKind::Class(Class::Unicode(_))) => {
+            tail.non_ascii = true;
         }
+        _ => return None,
     }
     let HirKind::Literal(lit) = before.last()?.kind() else {
         return None;
     };
-    let x = *lit.0.last()?;
-    if x < 0x80 && set & (1 << x) != 0 {
+    if tail.has(*lit.0.last()?) {
         return None;
     }
-    Some(set)
+    Some(tail)
 }
 
-/// The longest run of bytes from `set` that ends at `end`, not before `start`.
-fn tail_run(text: &str, start: usize, end: usize, set: u128) -> &str {
+/// The longest run of bytes of `tail`'s class that ends `tail.suffix` bytes before
+/// `end`, not before `start`.
+fn tail_run(text: &str, start: usize, end: usize, tail: Tail) -> &str {
     let b = text.as_bytes();
+    let end = end.saturating_sub(tail.suffix);
     let mut from = end;
-    while from > start && b[from - 1] < 0x80 && set & (1 << b[from - 1]) != 0 {
+    while from > start && tail.has(b[from - 1]) {
         from -= 1;
     }
-    // Only ASCII bytes were stepped over, so `from` is a character boundary.
+    // A non-ASCII character is stepped over whole or not at all (its bytes are all in
+    // the class or none is), and `end` starts the literal: both are character
+    // boundaries.
     text.get(from..end).unwrap_or("")
 }
 
 /// `s.parse::<i64>()` for the few digits of a date or time field, without its
 /// generality: an optional sign, then one or more ASCII digits.
+#[cfg(test)]
 fn small_int(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
+    small_int_bytes(s.as_bytes())
+}
+
+/// [`small_int`] of bytes: a range that cuts a character holds a byte that is neither a
+/// sign nor a digit, so it gives `None` as `str::get` would.
+#[inline]
+fn small_int_bytes(b: &[u8]) -> Option<i64> {
     let (negative, digits) = match b.first()? {
         b'+' => (false, &b[1..]),
         b'-' => (true, &b[1..]),
@@ -917,15 +1036,38 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
     {
         return None;
     }
-    let n = |r: std::ops::Range<usize>| -> Option<i64> { small_int(t.get(r)?) };
-    let (y, mo, d, h, mi, s) = (
-        n(0..4)?,
-        n(5..7)?,
-        n(8..10)?,
-        n(11..13)?,
-        n(14..16)?,
-        n(17..19)?,
-    );
+    let n = |r: std::ops::Range<usize>| -> Option<i64> { small_int_bytes(b.get(r)?) };
+    // Two digits at `b[i]` (`b.len() >= 19`): the common case, all fields plain digits,
+    // without `small_int`'s generality; a sign or other byte takes the general way.
+    let two = |i: usize| -> Option<i64> {
+        let (x, y) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+        if x < 10 && y < 10 {
+            Some(i64::from(x) * 10 + i64::from(y))
+        } else {
+            None
+        }
+    };
+    let digits = || {
+        Some((
+            two(0)? * 100 + two(2)?,
+            two(5)?,
+            two(8)?,
+            two(11)?,
+            two(14)?,
+            two(17)?,
+        ))
+    };
+    let (y, mo, d, h, mi, s) = match digits() {
+        Some(v) => v,
+        None => (
+            n(0..4)?,
+            n(5..7)?,
+            n(8..10)?,
+            n(11..13)?,
+            n(14..16)?,
+            n(17..19)?,
+        ),
+    };
     let mut i = 19;
     let mut ms = 0i64;
     if b.get(i) == Some(&b'.') {
@@ -935,17 +1077,17 @@ pub fn parse_time_ms(t: &str) -> Option<i64> {
             i += 1;
         }
         // The first three digits, padded with zeros on the right: milliseconds.
-        let mut digits = b[start..i].iter().chain(std::iter::repeat(&b'0'));
-        for _ in 0..3 {
-            ms = ms * 10 + digits.next().map_or(0, |d| i64::from(d - b'0'));
+        let digits = &b[start..i];
+        for k in 0..3 {
+            ms = ms * 10 + digits.get(k).map_or(0, |d| i64::from(d - b'0'));
         }
     }
     let offset_min = match b.get(i) {
         None => 0,
         Some(b'Z') | Some(b'z') if i + 1 == b.len() => 0,
         Some(sign @ (b'+' | b'-')) if i + 6 == b.len() => {
-            let hh = small_int(t.get(i + 1..i + 3)?)?;
-            let mm = small_int(t.get(i + 4..i + 6)?)?;
+            let hh = small_int_bytes(b.get(i + 1..i + 3)?)?;
+            let mm = small_int_bytes(b.get(i + 4..i + 6)?)?;
             let m = hh * 60 + mm;
             if *sign == b'+' { m } else { -m }
         }
@@ -971,13 +1113,13 @@ mod tests {
     fn tail_groups_agree_with_captures() {
         let key_type = r#""newValue"\s*:\s*"(?:[^"\\]|\\.)*?KeyType=([A-Za-z0-9]+)"#;
         assert!(tail_group(key_type, 1).is_some());
-        // Not of the shape: the group is not last, is lazy, bounded, may be empty, is not
-        // ASCII, starts with a byte the literal ends with, or is another group.
+        // Not of the shape: the group is followed by more than a literal, is lazy,
+        // bounded, may be empty, has some but not all non-ASCII characters, starts with a
+        // byte the literal ends with, or is another group.
         for (p, g) in [
-            (
-                r#""Application\.DisplayName"[^}]*?"newValue"\s*:\s*"\\"([^"\\]+)\\""#,
-                1,
-            ),
+            (r"x=([a-z]+)\s*;", 1),
+            (r"x=([a-z]+)[;,]", 1),
+            (r"x=([^a]+)y", 1),
             (r"x=([a-z]+?)", 1),
             (r"x=([a-z]{1,3})", 1),
             (r"x=([a-z]*)", 1),
@@ -1001,18 +1143,39 @@ mod tests {
             ]
             .map(str::to_string),
         );
+        let display_name = r#""Application\.DisplayName"[^}]*?"newValue"\s*:\s*"\\"([^"\\]+)\\""#;
+        haystacks.extend(
+            [
+                r#"{"Application.DisplayName","newValue":"\"contoso-app\""}"#,
+                r#"{"Application.DisplayName","newValue" : "\"café – app\"" }"#,
+                r#"{"Application.DisplayName","newValue":"\"\""}"#,
+                r#"{"Application.DisplayName","newValue":"\"a\"b\""}"#,
+                "x=é1;x=ab;x=;x=a\u{10ffff}z;",
+            ]
+            .map(str::to_string),
+        );
         for (p, g) in [
             (key_type, 1),
+            (display_name, 1),
+            (r"x=([^;=]+);", 1),
+            (r"x=([a-z]+);", 1),
             (r"Type=([A-Za-z0-9]+)", 1),
             (r#"[=:]"([0-9a-f-]+)"#, 1),
             (r"(?:id|Id)=([A-Z]+)", 1),
         ] {
             let set = tail_group(p, g).unwrap_or_else(|| panic!("{p} has a tail group"));
+            assert_eq!(set.suffix > 0, p.ends_with(';') || p == display_name, "{p}");
             let re = regex::Regex::new(p).expect("regex");
+            let half = regex_automata::meta::Regex::new(p).expect("meta regex");
             for h in &haystacks {
                 let want = re.captures(h).and_then(|c| c.get(g)).map(|m| m.as_str());
                 let got = re.find(h).map(|m| tail_run(h, m.start(), m.end(), set));
                 assert_eq!(got, want, "{p} on {h}");
+                // As `evaluate` reads it: from the end of the match alone.
+                let got = half
+                    .search_half(&regex_automata::Input::new(h.as_str()))
+                    .map(|m| tail_run(h, 0, m.offset(), set));
+                assert_eq!(got, want, "{p} on {h} (half)");
             }
         }
     }
@@ -1052,5 +1215,53 @@ mod tests {
         assert_eq!(parse_time_ms("not a time"), None);
         assert_eq!(parse_time_ms("2026-01-14T23:00:00Zjunk"), None);
         assert_eq!(parse_time_ms("2026-01-14T23:00:00+01:00x"), None);
+        // The digits fast path and the general one (`small_int`) agree: signs, other
+        // bytes and cut characters in each field.
+        let reference = |t: &str| -> Option<(i64, i64, i64, i64, i64, i64)> {
+            let n = |r: std::ops::Range<usize>| small_int(t.get(r)?);
+            Some((
+                n(0..4)?,
+                n(5..7)?,
+                n(8..10)?,
+                n(11..13)?,
+                n(14..16)?,
+                n(17..19)?,
+            ))
+        };
+        for t in [
+            "2025-06-02T09:14:07Z",
+            "+025-06-02T09:14:07Z",
+            "-025-06-02T09:14:07Z",
+            "2025-+6-02T09:14:07Z",
+            "2025-06--2T09:14:07Z",
+            "2025-06-02T+9:14:07Z",
+            "2025-06-02T09:-4:07Z",
+            "2025-06-02T09:14:+7Z",
+            "2025-06-02T09:14:0xZ",
+            "20a5-06-02T09:14:07Z",
+            "2025-\u{e9}-02T09:14:07Z",
+            "2025-06-02 09:14:07.5Z",
+        ] {
+            let want = reference(t).map(|(y, mo, d, h, mi, s)| {
+                crate::archive::Stamp {
+                    year: y as u16,
+                    month: mo as u8,
+                    day: d as u8,
+                    hour: h as u8,
+                    minute: mi as u8,
+                    second: s as u8,
+                }
+                .to_unix()
+            });
+            let b = t.as_bytes();
+            let shape =
+                b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[13] == b':' && b[16] == b':';
+            let got = parse_time_ms(t).map(|ms| ms.div_euclid(1000));
+            if shape {
+                assert_eq!(got, want, "{t}");
+            } else {
+                assert_eq!(got, None, "{t}");
+            }
+        }
     }
 }
