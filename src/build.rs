@@ -453,7 +453,6 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         x.author_email.get_ref(),
         &meta.min_qradar_version,
     );
-    let content = ext.to_content();
     let content_name = format!(
         "{}-{}.xml",
         safe_file_name(x.name.get_ref()),
@@ -480,12 +479,12 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 catalogue,
                 false,
             );
-            check_written_rows(&content, &mut checker);
+            check_written_rows(&ext, &mut checker);
             checker.finish();
             report.findings.append(&mut checker.findings);
             report
         });
-        let content_xml = crate::xml::write_content(&content);
+        let content_xml = crate::xml::write_extension(&ext);
         let archive = write_zip(
             &[
                 (content_name.as_str(), content_xml.as_slice()),
@@ -561,7 +560,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     // The structures that borrow `events` go first, then what is left is freed on another
     // thread: about a million small allocations on a large pack (5-9 % of a build).
     drop((placeholders, triples, normalized, event_qids));
-    drop_in_background((pack, events, content, qids, lock, qid_names, qidmap_id_of));
+    drop_in_background((pack, events, qids, lock, qid_names, qidmap_id_of));
     Ok(built)
 }
 
@@ -616,13 +615,11 @@ fn dsm_info(pack: &PackFile) -> DsmInfo {
 }
 
 /// Hand every row to the checker with the position it has in the XML that
-/// [`crate::xml::write_content`] writes: the declaration, `<content>`, `<qradarversion>`,
+/// [`crate::xml::write_extension`] writes: the declaration, `<content>`, `<qradarversion>`,
 /// then each row's start tag on its own line (column 2) and each column on its own line
-/// (column 3); values with line breaks push later lines down.
-fn check_written_rows(
-    content: &crate::content::Content,
-    checker: &mut crate::validate::content::Checker,
-) {
+/// (column 3); values with line breaks push later lines down. The rows come from
+/// [`Extension::for_each_row`], the very layout the XML writer writes.
+fn check_written_rows(ext: &Extension, checker: &mut crate::validate::content::Checker) {
     use crate::read::rows::{ColumnAt, RowAt};
     use crate::read::tracked::Pos;
     let pos = |line: u64, column: u64| Pos {
@@ -630,29 +627,32 @@ fn check_written_rows(
         column,
         offset: 0,
     };
-    checker.version(content.qradar_version.clone(), pos(3, 2));
-    let mut line = 3 + content.qradar_version.matches('\n').count() as u64 + 1;
+    checker.version(ext.qradar_version.clone(), pos(3, 2));
+    let mut line = 3 + ext.qradar_version.matches('\n').count() as u64 + 1;
     let mut row = RowAt {
         table: String::new(),
         pos: pos(0, 0),
         columns: Vec::new(),
     };
-    for r in &content.rows {
-        row.table.clone_from(&r.table);
+    ext.for_each_row(|r| {
+        row.table.clear();
+        row.table.push_str(r.table());
         row.pos = pos(line, 2);
         line += 1;
         // Reuse the column buffers of the previous row: no allocation per column.
-        row.columns.truncate(r.columns.len());
-        for (i, (name, value)) in r.columns.iter().enumerate() {
+        let columns = r.columns();
+        row.columns.truncate(columns.len());
+        for (i, (name, value)) in columns.iter().enumerate() {
             let at = pos(line, 3);
             match row.columns.get_mut(i) {
                 Some(c) => {
-                    c.name.clone_from(name);
+                    c.name.clear();
+                    c.name.push_str(name);
                     c.value.clone_from(value);
                     c.pos = at;
                 }
                 None => row.columns.push(ColumnAt {
-                    name: name.clone(),
+                    name: name.to_string(),
                     value: value.clone(),
                     pos: at,
                 }),
@@ -661,7 +661,7 @@ fn check_written_rows(
         }
         line += 1;
         checker.row(&row);
-    }
+    });
 }
 
 /// Record `name` as declared at `span`; when it was declared before, report `code` with

@@ -23,16 +23,104 @@ impl Row {
             columns: Vec::new(),
         }
     }
-    fn col(mut self, name: &str, value: impl ToString) -> Row {
-        self.columns.push((name.to_string(), value.to_string()));
-        self
-    }
     /// The value of a column, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.columns
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One row being laid out, in buffers that are reused from row to row: once warm, laying
+/// out a row allocates nothing. Every row of an [`Extension`] is laid out by one of the
+/// `lay_out` methods below, and [`Row`]s, the content XML and the build's self-check
+/// all take the rows from there, so they see the same columns and values.
+#[derive(Debug, Default)]
+pub struct RowBuf {
+    table: &'static str,
+    columns: Vec<(&'static str, String)>,
+    len: usize,
+}
+
+impl RowBuf {
+    /// Start a row of `table`, forgetting the previous row's columns.
+    pub fn start(&mut self, table: &'static str) -> &mut RowBuf {
+        self.table = table;
+        self.len = 0;
+        self
+    }
+    /// Append a column.
+    pub fn col(&mut self, name: &'static str, value: impl ColValue) -> &mut RowBuf {
+        if self.len == self.columns.len() {
+            self.columns.push((name, String::new()));
+        }
+        let (n, v) = &mut self.columns[self.len];
+        *n = name;
+        v.clear();
+        value.put(v);
+        self.len += 1;
+        self
+    }
+    pub fn table(&self) -> &'static str {
+        self.table
+    }
+    /// The columns in writing order: (name, value).
+    pub fn columns(&self) -> &[(&'static str, String)] {
+        &self.columns[..self.len]
+    }
+    pub fn to_row(&self) -> Row {
+        Row {
+            table: self.table.to_string(),
+            columns: self
+                .columns()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// A column value, as the text QRadar writes: decimal numbers, `true`/`false`, UUIDs
+/// lowercase with hyphens (the same text as their `Display`).
+pub trait ColValue {
+    fn put(&self, out: &mut String);
+}
+
+impl ColValue for str {
+    fn put(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+impl ColValue for String {
+    fn put(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+impl ColValue for i64 {
+    fn put(&self, out: &mut String) {
+        out.push_str(itoa::Buffer::new().format(*self));
+    }
+}
+// Integer literals in the `lay_out` methods.
+impl ColValue for i32 {
+    fn put(&self, out: &mut String) {
+        out.push_str(itoa::Buffer::new().format(*self));
+    }
+}
+impl ColValue for bool {
+    fn put(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+}
+impl ColValue for Uuid {
+    fn put(&self, out: &mut String) {
+        out.push_str(self.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+    }
+}
+impl<T: ColValue + ?Sized> ColValue for &T {
+    fn put(&self, out: &mut String) {
+        (**self).put(out);
     }
 }
 
@@ -57,8 +145,8 @@ pub struct QidMap {
 }
 
 impl QidMap {
-    pub fn to_row(&self) -> Row {
-        Row::new("qidmap")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("qidmap")
             .col("id", self.id)
             .col("qid", self.qid)
             .col("qname", &self.name)
@@ -72,7 +160,7 @@ impl QidMap {
             .col("rateinterval", 0)
             .col("rateshortwindow", 0)
             .col("ratelongwindow", 0)
-            .col("uuid", self.uuid)
+            .col("uuid", self.uuid);
     }
 }
 
@@ -90,8 +178,8 @@ pub struct DsmEvent {
 }
 
 impl DsmEvent {
-    pub fn to_row(&self) -> Row {
-        Row::new("dsmevent")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("dsmevent")
             .col("id", self.id)
             .col("devicetypeid", self.device_type_id)
             .col("deviceeventid", &self.device_event_id)
@@ -100,7 +188,7 @@ impl DsmEvent {
             .col("credibility", self.credibility)
             .col("customevent", true)
             .col("unravelevent", 0)
-            .col("uuid", self.uuid)
+            .col("uuid", self.uuid);
     }
 }
 
@@ -125,8 +213,8 @@ pub struct CustomProperty {
 }
 
 impl CustomProperty {
-    pub fn to_row(&self) -> Row {
-        let mut r = Row::new("ariel_regex_property")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("ariel_regex_property")
             .col("id", &self.id)
             .col("propertyname", &self.name)
             .col("propertytype", self.property_type)
@@ -134,17 +222,17 @@ impl CustomProperty {
             .col("forceparse", self.force_parse)
             .col("autodiscovered", false);
         if let Some(p) = &self.date_pattern {
-            r = r.col("datepattern", p);
+            r.col("datepattern", p);
         }
         if let Some(l) = &self.language_tag {
-            r = r.col("languagetag", l);
+            r.col("languagetag", l);
         }
         r.col("description", &self.description)
             .col("sequenceid", self.sequence_id)
             .col("tenant_id", 0)
             .col("username", &self.username)
             .col("creationdate", self.date_ms)
-            .col("editdate", self.date_ms)
+            .col("editdate", self.date_ms);
     }
 }
 
@@ -181,19 +269,19 @@ pub struct PropertyExpression {
 const PAYLOAD_BASE: &str = "com.q1labs.core.types.event.NormalizedEventProperties$Payload";
 
 impl PropertyExpression {
-    pub fn to_row(&self) -> Row {
+    pub fn lay_out(&self, r: &mut RowBuf) {
         let table = match self.extraction {
             Extraction::Json(_) => "ariel_property_json_expression",
             Extraction::Regex { .. } => "ariel_property_expression",
         };
-        let mut r = Row::new(table)
+        r.start(table)
             .col("id", &self.id)
             .col("ap_id", &self.property_id)
             .col("devicetypeid", self.device_type_id)
             .col("deviceid", -1)
             .col("qid", self.qid)
             .col("category", -1);
-        r = match &self.extraction {
+        match &self.extraction {
             Extraction::Json(e) => r.col("expression", e),
             Extraction::Regex {
                 regex,
@@ -201,7 +289,7 @@ impl PropertyExpression {
             } => r.col("regex", regex).col("capturegroup", capture_group),
         };
         if let Some(p) = &self.payload {
-            r = r.col("payload", p);
+            r.col("payload", p);
         }
         r.col("propertybase", PAYLOAD_BASE)
             .col("enabled", self.enabled)
@@ -209,7 +297,7 @@ impl PropertyExpression {
             .col("sequenceid", self.sequence_id)
             .col("username", &self.username)
             .col("creationdate", self.date_ms)
-            .col("editdate", self.date_ms)
+            .col("editdate", self.date_ms);
     }
 }
 
@@ -224,8 +312,8 @@ pub struct CustomRule {
 }
 
 impl CustomRule {
-    pub fn to_row(&self) -> Row {
-        Row::new("custom_rule")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("custom_rule")
             .col("id", self.id)
             .col("uuid", self.uuid)
             .col("origin", "USER")
@@ -233,7 +321,7 @@ impl CustomRule {
             .col("flags", 0)
             .col("mod_date", &self.date)
             .col("create_date", &self.date)
-            .col("rule_data", &self.rule_data)
+            .col("rule_data", &self.rule_data);
     }
 }
 
@@ -251,10 +339,10 @@ pub struct Group {
 }
 
 impl Group {
-    pub fn to_row(&self) -> Row {
+    pub fn lay_out(&self, r: &mut RowBuf) {
         // parent 3 / level 2: a top-level group under the built-in rule tree, as public
         // tools that write rule groups do [tool].
-        Row::new("fgroup")
+        r.start("fgroup")
             .col("id", self.id)
             .col("parent_id", RULE_GROUP_TYPE)
             .col("type_id", RULE_GROUP_TYPE)
@@ -262,7 +350,7 @@ impl Group {
             .col("name", &self.name)
             .col("description", &self.description)
             .col("user_name", &self.user_name)
-            .col("modified_date", &self.date)
+            .col("modified_date", &self.date);
     }
 }
 
@@ -276,12 +364,12 @@ pub struct GroupLink {
 }
 
 impl GroupLink {
-    pub fn to_row(&self) -> Row {
-        Row::new("fgroup_link")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("fgroup_link")
             .col("id", self.id)
             .col("fgroup_id", self.group_id)
             .col("item_id", self.item_id)
-            .col("user_name", &self.user_name)
+            .col("user_name", &self.user_name);
     }
 }
 
@@ -298,8 +386,8 @@ pub struct SavedSearch {
 }
 
 impl SavedSearch {
-    pub fn to_row(&self) -> Row {
-        Row::new("customviewparams")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("customviewparams")
             .col("id", self.id)
             .col("cv_id", self.id)
             .col("itemname", &self.name)
@@ -309,7 +397,7 @@ impl SavedSearch {
             .col("refcount", 0)
             .col("uuid", self.uuid)
             .col("description", &self.description)
-            .col("aql", &self.aql)
+            .col("aql", &self.aql);
     }
 }
 
@@ -322,11 +410,11 @@ pub struct DeviceCategory {
 }
 
 impl DeviceCategory {
-    pub fn to_row(&self) -> Row {
-        Row::new("sensordevicecategory")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("sensordevicecategory")
             .col("id", self.id)
             .col("categoryname", &self.name)
-            .col("categorydescription", &self.description)
+            .col("categorydescription", &self.description);
     }
 }
 
@@ -351,8 +439,8 @@ pub struct DeviceType {
 }
 
 impl DeviceType {
-    pub fn to_row(&self) -> Row {
-        Row::new("sensordevicetype")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("sensordevicetype")
             .col("id", self.id)
             .col("devicetypename", &self.name)
             .col("devicetypedescription", &self.description)
@@ -365,7 +453,7 @@ impl DeviceType {
             .col("extension_id", self.extension_id)
             .col("mask", 0)
             .col("uniqueperhost", false)
-            .col("uuid", self.uuid)
+            .col("uuid", self.uuid);
     }
 }
 
@@ -378,12 +466,12 @@ pub struct DeviceProtocol {
 }
 
 impl DeviceProtocol {
-    pub fn to_row(&self) -> Row {
-        Row::new("sensordeviceprotocols")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("sensordeviceprotocols")
             .col("id", self.id)
             .col("sensordevicetypeid", self.device_type_id)
             .col("sensorprotocolid", self.protocol_id)
-            .col("documented", false)
+            .col("documented", false);
     }
 }
 
@@ -400,15 +488,15 @@ pub struct DeviceExt {
 }
 
 impl DeviceExt {
-    pub fn to_row(&self) -> Row {
-        Row::new("device_ext")
+    pub fn lay_out(&self, r: &mut RowBuf) {
+        r.start("device_ext")
             .col("id", self.id)
             .col("name", &self.name)
             .col("description", &self.description)
             .col("enabled", true)
             .col("use_condition", 0)
             .col("uuid", self.uuid)
-            .col("xml", &self.xml)
+            .col("xml", &self.xml);
     }
 }
 
@@ -432,21 +520,54 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// The rows in a fixed order: what is referenced comes before what refers to it.
+    /// Lay out every row, in a fixed order (what is referenced comes before what refers
+    /// to it), handing each to `f` in one reused buffer.
+    pub fn for_each_row(&self, mut f: impl FnMut(&RowBuf)) {
+        let mut r = RowBuf::default();
+        macro_rules! each {
+            ($($items:ident),*) => {$(
+                for item in &self.$items {
+                    item.lay_out(&mut r);
+                    f(&r);
+                }
+            )*};
+        }
+        each!(
+            device_categories,
+            device_exts,
+            device_types,
+            device_protocols,
+            qidmaps,
+            dsm_events,
+            properties,
+            expressions,
+            groups,
+            rules,
+            group_links,
+            searches
+        );
+    }
+
+    /// How many rows [`Extension::for_each_row`] lays out.
+    pub fn row_count(&self) -> usize {
+        self.device_categories.len()
+            + self.device_exts.len()
+            + self.device_types.len()
+            + self.device_protocols.len()
+            + self.qidmaps.len()
+            + self.dsm_events.len()
+            + self.properties.len()
+            + self.expressions.len()
+            + self.groups.len()
+            + self.rules.len()
+            + self.group_links.len()
+            + self.searches.len()
+    }
+
+    /// The rows in the order of [`Extension::for_each_row`], as owned [`Row`]s.
     pub fn to_content(&self) -> Content {
-        let mut rows = Vec::new();
-        rows.extend(self.device_categories.iter().map(DeviceCategory::to_row));
-        rows.extend(self.device_exts.iter().map(DeviceExt::to_row));
-        rows.extend(self.device_types.iter().map(DeviceType::to_row));
-        rows.extend(self.device_protocols.iter().map(DeviceProtocol::to_row));
-        rows.extend(self.qidmaps.iter().map(QidMap::to_row));
-        rows.extend(self.dsm_events.iter().map(DsmEvent::to_row));
-        rows.extend(self.properties.iter().map(CustomProperty::to_row));
-        rows.extend(self.expressions.iter().map(PropertyExpression::to_row));
-        rows.extend(self.groups.iter().map(Group::to_row));
-        rows.extend(self.rules.iter().map(CustomRule::to_row));
-        rows.extend(self.group_links.iter().map(GroupLink::to_row));
-        rows.extend(self.searches.iter().map(SavedSearch::to_row));
+        let mut rows = Vec::with_capacity(self.row_count());
+        self.for_each_row(|r| rows.push(r.to_row()));
         Content {
             qradar_version: self.qradar_version.clone(),
             rows,

@@ -49,6 +49,12 @@ fn golden_content_xml_and_manifest() {
         "{:#?}",
         built.findings
     );
+    // The XML is written straight from the typed model; the rows `diff` and others use
+    // (`to_content`) must lay out to the same bytes.
+    assert!(
+        qrpack::xml::write_content(&built.extension.to_content()) == built.content_xml,
+        "write_content(to_content()) differs from the content XML the build wrote"
+    );
     insta::assert_snapshot!(
         "default-pack-content-xml",
         String::from_utf8(built.content_xml).expect("utf-8")
