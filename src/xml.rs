@@ -36,6 +36,18 @@ pub fn write_extension(ext: &Extension) -> Vec<u8> {
 /// escaping quick-xml's own writer applies to text (`<`, `>`, `&`, `'`, `"`, CR). The
 /// markup is written directly rather than through `quick_xml::Writer`, whose per-event
 /// dispatch cost more than the writing itself on large packs; the bytes are the same.
+/// The bytes quick-xml's `escape` replaces.
+const ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
 struct ContentWriter {
     out: Vec<u8>,
 }
@@ -54,7 +66,20 @@ impl ContentWriter {
         out.push(b'<');
         out.extend_from_slice(name.as_bytes());
         out.push(b'>');
-        out.extend_from_slice(quick_xml::escape::escape(value).as_bytes());
+        // Most values need no escaping: find that out with a table for short values and
+        // two vectorised scans for long ones, instead of quick-xml's per-byte test.
+        let v = value.as_bytes();
+        let plain = if v.len() < 64 {
+            !v.iter().any(|&b| ESCAPED[b as usize])
+        } else {
+            memchr::memchr3(b'<', b'>', b'&', v).is_none()
+                && memchr::memchr3(b'\'', b'"', b'\r', v).is_none()
+        };
+        if plain {
+            out.extend_from_slice(v);
+        } else {
+            out.extend_from_slice(quick_xml::escape::escape(value).as_bytes());
+        }
         out.extend_from_slice(b"</");
         out.extend_from_slice(name.as_bytes());
         out.push(b'>');

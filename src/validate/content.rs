@@ -51,7 +51,7 @@ pub struct Checker<'a> {
     /// Per known row type, the last row's columns and their places in the schema.
     layouts: Vec<Vec<(String, Option<usize>)>>,
     /// Reused per row: normalized spellings (no allocation per row).
-    scratch: String,
+    scratch: Vec<u8>,
     /// Reused per row: a decoded base64 payload.
     decoded: Vec<u8>,
     /// Log source types, protocols, categories and extensions (custom DSMs).
@@ -140,7 +140,7 @@ impl<'a> Checker<'a> {
             failure: None,
             regexes: HashMap::new(),
             layouts: vec![Vec::new(); schema::ROWS.len()],
-            scratch: String::new(),
+            scratch: Vec::new(),
             decoded: Vec::new(),
             dsm: dsm::DsmIndex::default(),
         }
@@ -445,7 +445,13 @@ impl<'a> Checker<'a> {
         push_normalized(&mut norm, id);
         let split = norm.len();
         push_normalized(&mut norm, cat);
-        let norm_key = h_triple(ty, &norm[..split], &norm[split..]);
+        // Both parts are UTF-8: ASCII, or whole `normalize_spelling` strings.
+        let (a, b) = norm.split_at(split);
+        let norm_key = h_triple(
+            ty,
+            std::str::from_utf8(a).unwrap_or_default(),
+            std::str::from_utf8(b).unwrap_or_default(),
+        );
         self.scratch = norm;
         self.idx
             .spellings
@@ -1060,16 +1066,18 @@ fn format_i64(n: i64, buf: &mut [u8; 20]) -> &str {
     std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
-/// Append [`normalize_spelling`]`(s)` to `out`; ASCII without allocating.
-fn push_normalized(out: &mut String, s: &str) {
+/// Append the bytes of [`normalize_spelling`]`(s)` to `out`; ASCII without allocating,
+/// byte by byte (pushing `char`s into a `String` cost twice as much on large packs).
+fn push_normalized(out: &mut Vec<u8>, s: &str) {
     if s.is_ascii() {
-        out.extend(
-            s.bytes()
-                .filter(|b| !b.is_ascii_whitespace())
-                .map(|b| b.to_ascii_lowercase() as char),
-        );
+        out.reserve(s.len());
+        for &b in s.as_bytes() {
+            if !b.is_ascii_whitespace() {
+                out.push(b.to_ascii_lowercase());
+            }
+        }
     } else {
-        out.push_str(&normalize_spelling(s));
+        out.extend_from_slice(normalize_spelling(s).as_bytes());
     }
 }
 
