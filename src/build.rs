@@ -735,15 +735,25 @@ pub fn normalize_spelling(s: &str) -> String {
         // ASCII in, ASCII out.
         return String::from_utf8(out).unwrap_or_default();
     }
-    let mapped: String = s
-        .chars()
-        .map(|c| match c {
+    // One pass: dashes to '-', white space (Unicode's, as `split_whitespace`) dropped, the
+    // rest lowercased. Dropping white space before lowercasing is the same as after: no
+    // white space character has a case mapping, and none is the lowercase of another.
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = match c {
             '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' | '\u{ff0d}' => '-',
             c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect();
-    mapped.split_whitespace().collect::<String>()
+        };
+        if c.is_whitespace() {
+            continue;
+        }
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
 }
 
 /// A name that needs a QID: (name, where it is declared, pinned number and where).
@@ -2341,6 +2351,41 @@ mod tests {
             uuid_v5(&Uuid::NAMESPACE_DNS, b"example.org").to_string(),
             "aad03681-8b63-5304-89e0-8ca8f49461b5"
         );
+    }
+
+    /// The one-pass `normalize_spelling` against the map / lowercase / split_whitespace
+    /// chain it replaced, on every character of the first three planes.
+    #[test]
+    fn normalize_spelling_matches_the_chain_it_replaced() {
+        fn chain(s: &str) -> String {
+            let mapped: String = s
+                .chars()
+                .map(|c| match c {
+                    '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' | '\u{ff0d}' => {
+                        '-'
+                    }
+                    c => c,
+                })
+                .flat_map(char::to_lowercase)
+                .collect();
+            mapped.split_whitespace().collect::<String>()
+        }
+        let mut buf = String::new();
+        for c in (0..0x3_0000u32).filter_map(char::from_u32) {
+            buf.clear();
+            // Non-ASCII around it, so that the Unicode path runs.
+            buf.push_str("É ");
+            buf.push(c);
+            buf.push_str("\u{2013}X");
+            assert_eq!(normalize_spelling(&buf), chain(&buf), "U+{:04X}", c as u32);
+        }
+        for s in [
+            "Add member \u{2013} role ",
+            "ÄÖ\u{3000}x\u{a0}Y",
+            "İstanbul\u{2028}Σ",
+        ] {
+            assert_eq!(normalize_spelling(s), chain(s), "{s}");
+        }
     }
 
     #[test]

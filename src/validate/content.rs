@@ -1107,6 +1107,12 @@ fn shorten(s: &str) -> String {
 
 /// Base64 → UTF-8 text.
 fn decode_xml(data: &str) -> Result<String, String> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    // Most rule_data has no white space: decode it as is first (white space makes that
+    // fail), instead of scanning every byte for white space beforehand.
+    if let Ok(bytes) = engine.decode(data.as_bytes()) {
+        return String::from_utf8(bytes).map_err(|_| "the decoded bytes are not UTF-8".to_string());
+    }
     let cleaned: std::borrow::Cow<str> = if data.bytes().any(|c| c.is_ascii_whitespace()) {
         data.chars()
             .filter(|c| !c.is_ascii_whitespace())
