@@ -1228,15 +1228,31 @@ fn resolve_events(
         // placeholder that this event lists itself.
         let id_placeholders: Vec<&String> =
             id_parts.iter().filter_map(|p| p.as_ref().err()).collect();
-        for combo in cartesian(&values) {
+        // Combinations as one index per placeholder (in `values`' order), not maps.
+        let lists: Vec<&Vec<(String, Range<usize>)>> = values.values().collect();
+        let slot = |name: &str| values.keys().position(|k| k == name);
+        let id_slots: Vec<Option<usize>> = id_parts
+            .iter()
+            .map(|p| p.as_ref().err().and_then(|n| slot(n)))
+            .collect();
+        let cat_slots: Vec<Option<usize>> = cat_parts
+            .iter()
+            .map(|p| p.as_ref().err().and_then(|n| slot(n)))
+            .collect();
+        let at_slots: Vec<usize> = id_placeholders
+            .iter()
+            .filter(|p| matches.contains_key(p.as_str()))
+            .filter_map(|p| slot(p))
+            .collect();
+        for combo in cartesian(&lists) {
+            let value = |i: usize| &lists[i][combo[i]];
             let pair = (
-                render_template(&id_parts, &combo),
-                render_template(&cat_parts, &combo),
+                render_template(&id_parts, &id_slots, &value),
+                render_template(&cat_parts, &cat_slots, &value),
             );
-            let at = id_placeholders
-                .iter()
-                .filter(|p| matches.contains_key(p.as_str()))
-                .find_map(|p| combo.get(p.as_str()).map(|(_, r)| r.clone()))
+            let at = at_slots
+                .first()
+                .map(|&i| value(i).1.clone())
                 .unwrap_or_else(|| e.matches.span());
             if pair.0.is_empty() {
                 cx.error("PK035", at, "a device event id renders empty")
@@ -1290,16 +1306,17 @@ fn join_names(s: &BTreeSet<String>) -> String {
     }
 }
 
-type Combo = BTreeMap<String, (String, Range<usize>)>;
-
-fn cartesian(values: &BTreeMap<String, Vec<(String, Range<usize>)>>) -> Vec<Combo> {
-    let mut out = vec![BTreeMap::new()];
-    for (k, vs) in values {
-        let mut next = Vec::with_capacity(out.len() * vs.len());
+/// Every combination of one value from each list, as indexes into the lists: the first
+/// list varies slowest. None when a list is empty.
+fn cartesian<T>(lists: &[&Vec<T>]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for l in lists {
+        let mut next = Vec::with_capacity(out.len() * l.len());
         for combo in &out {
-            for v in vs {
-                let mut c = combo.clone();
-                c.insert(k.clone(), v.clone());
+            for i in 0..l.len() {
+                let mut c = Vec::with_capacity(lists.len());
+                c.extend_from_slice(combo);
+                c.push(i);
                 next.push(c);
             }
         }
@@ -1308,14 +1325,22 @@ fn cartesian(values: &BTreeMap<String, Vec<(String, Range<usize>)>>) -> Vec<Comb
     out
 }
 
-fn render_template(parts: &[Result<String, String>], values: &Combo) -> String {
-    parts
-        .iter()
-        .map(|p| match p {
-            Ok(lit) => lit.as_str(),
-            Err(name) => values.get(name).map(|(v, _)| v.as_str()).unwrap_or(""),
-        })
-        .collect()
+/// A template with its placeholders' values; a placeholder with no values renders empty
+/// (PK035 is reported for it).
+fn render_template<'v>(
+    parts: &[Result<String, String>],
+    slots: &[Option<usize>],
+    value: &impl Fn(usize) -> &'v (String, Range<usize>),
+) -> String {
+    let mut out = String::new();
+    for (p, slot) in parts.iter().zip(slots) {
+        match (p, slot) {
+            (Ok(lit), _) => out.push_str(lit),
+            (Err(_), Some(i)) => out.push_str(&value(*i).0),
+            (Err(_), None) => {}
+        }
+    }
+    out
 }
 
 fn resolve_category(cx: &mut Ctx, cat: &Catalogue, c: &toml::Spanned<CategoryRef>) -> i64 {
