@@ -14,16 +14,8 @@ use std::borrow::Cow;
 
 use crate::jsonpath::{KeyPath, Step};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Object,
-    Array,
-    String { escaped: bool },
-    Number,
-    True,
-    False,
-    Null,
-}
+/// What a value is: the tape's own kinds (the property tests compare the two readers).
+pub use super::tape::Kind;
 
 /// Why a record is not JSON: the byte and what was expected there.
 #[derive(Debug, Clone, PartialEq, Eq)]
