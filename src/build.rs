@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use uuid::Uuid;
 
+use crate::FastMap;
 use crate::archive::{Stamp, safe_file_name, slug_file_name, write_zip};
 use crate::catalogue::Catalogue;
 use crate::content::{
@@ -165,8 +166,33 @@ struct ResolvedEvent {
     device_events: Vec<(String, String, Range<usize>)>,
 }
 
+/// `QRPACK_PHASES=1`: the time each phase of a build ends at, on stderr (how
+/// docs/benchmarks.md breaks a build down). Off, it costs one environment lookup.
+struct Phases(Option<std::time::Instant>);
+
+impl Phases {
+    fn new() -> Self {
+        Phases(
+            std::env::var_os("QRPACK_PHASES")
+                .filter(|v| !v.is_empty() && v != "0")
+                .map(|_| std::time::Instant::now()),
+        )
+    }
+    fn mark(&self, phase: &str) {
+        if let Some(t0) = self.0 {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "qrpack: phase {phase:<24} ends at {:>8.1} ms",
+                t0.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    }
+}
+
 /// Build a pack.
 pub fn build(input: &Input) -> Result<Built, Failed> {
+    let phases = Phases::new();
     let file = input.pack_path.display().to_string();
     let mut cx = Ctx {
         file: file.clone(),
@@ -185,6 +211,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         let pack = spec::parse(&file, input.pack_text);
         (pack, lock.join())
     });
+    phases.mark("parse");
     let pack = match pack {
         Ok(p) => p,
         Err(d) => {
@@ -222,6 +249,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         let events = resolve_events(&mut cx, &pack, input.catalogue, type_id);
         (type_id, events, release.join())
     });
+    phases.mark("events");
     match release_findings {
         Ok(findings) => cx.diags.extend(findings),
         Err(panic) => std::panic::resume_unwind(panic),
@@ -253,6 +281,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             }
         }
     }
+    phases.mark("qid names");
     let hub_id = pack.extension.get_ref().hub_id.get_ref().clone();
     let (qids, new_lock) = allocate_qids(&mut cx, &pack, &hub_id, &qid_names, &lock, &lock_name);
     let lock_changed = !new_lock.same_numbers(&lock);
@@ -295,16 +324,36 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         &mut cx.diags,
     );
 
+    phases.mark("qid allocation");
     // QID map entries and device events.
     let mut qidmap_id_of: BTreeMap<String, i64> = BTreeMap::new();
+    let n_device_events: usize = events.iter().map(|e| e.device_events.len()).sum();
     // Keys borrow from `events`: no copies of the 40,000-odd spellings of a large pack.
-    let mut triples: HashMap<(&str, &str), (&str, Range<usize>)> = HashMap::new();
-    let mut normalized: HashMap<(String, String), (&str, &str)> = HashMap::new();
+    let mut triples: FastMap<(&str, &str), (&str, Range<usize>)> =
+        FastMap::with_capacity_and_hasher(n_device_events, Default::default());
+    // Normalized spellings: the id's own string, the category's shared with its kind.
+    let mut normalized: FastMap<(String, &str), (&str, &str)> =
+        FastMap::with_capacity_and_hasher(n_device_events, Default::default());
     // Categories repeat across thousands of mappings: normalize each once.
-    let mut normalized_category: HashMap<&str, String> = HashMap::new();
+    let mut normalized_category: FastMap<&str, String> = FastMap::default();
+    for e in &events {
+        for (_, dev_cat, _) in &e.device_events {
+            normalized_category
+                .entry(dev_cat.as_str())
+                .or_insert_with(|| normalize_spelling(dev_cat));
+        }
+    }
+    ext.qidmaps.reserve(events.len());
+    ext.dsm_events.reserve(n_device_events);
+    // The UUID names, written into one buffer rather than formatted anew each time.
+    let mut uuid_name: Vec<u8> = Vec::with_capacity(256);
+    let type_id_text = type_id.to_string();
     for e in &events {
         let id = ext.qidmaps.len() as i64 + 1;
         qidmap_id_of.insert(e.name.clone(), id);
+        uuid_name.clear();
+        uuid_name.extend_from_slice(b"qidmap:");
+        uuid_name.extend_from_slice(e.name.as_bytes());
         ext.qidmaps.push(QidMap {
             id,
             qid: qids.get(&e.name).copied().unwrap_or(0),
@@ -312,7 +361,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             description: e.description.clone(),
             severity: e.severity,
             low_level_category: e.category,
-            uuid: uuid_v5(&ns, format!("qidmap:{}", e.name).as_bytes()),
+            uuid: uuid_v5(&ns, &uuid_name),
         });
         for (dev_id, dev_cat, spelling) in &e.device_events {
             let key = (dev_id.as_str(), dev_cat.as_str());
@@ -333,26 +382,35 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             }
             triples.insert(key, (e.name.as_str(), spelling.clone()));
             let norm_cat = normalized_category
-                .entry(dev_cat.as_str())
-                .or_insert_with(|| normalize_spelling(dev_cat))
-                .clone();
+                .get(dev_cat.as_str())
+                .map(String::as_str)
+                .unwrap_or_default();
             let norm = (normalize_spelling(dev_id), norm_cat);
-            if let Some((other_event, other_id)) = normalized.get(&norm)
-                && *other_event != e.name
-            {
-                let (oe, oi) = (other_event.to_string(), other_id.to_string());
-                cx.warn(
-                    "PK038",
-                    spelling.clone(),
-                    format!(
-                        "\"{dev_id}\" (in \"{}\") differs from \"{oi}\" (in \"{oe}\") only by dash kind, case or spaces",
-                        e.name
-                    ),
-                )
-                .help("if both are spellings of one operation, list them under the same event");
-            } else {
-                normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
+            match normalized.get(&norm) {
+                Some((other_event, other_id)) if *other_event != e.name => {
+                    let (oe, oi) = (other_event.to_string(), other_id.to_string());
+                    cx.warn(
+                        "PK038",
+                        spelling.clone(),
+                        format!(
+                            "\"{dev_id}\" (in \"{}\") differs from \"{oi}\" (in \"{oe}\") only by dash kind, case or spaces",
+                            e.name
+                        ),
+                    )
+                    .help("if both are spellings of one operation, list them under the same event");
+                }
+                // The same event's other spelling: the later one is quoted from now on.
+                _ => {
+                    normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
+                }
             }
+            uuid_name.clear();
+            uuid_name.extend_from_slice(b"dsmevent:");
+            uuid_name.extend_from_slice(type_id_text.as_bytes());
+            uuid_name.push(b':');
+            uuid_name.extend_from_slice(dev_id.as_bytes());
+            uuid_name.push(b':');
+            uuid_name.extend_from_slice(dev_cat.as_bytes());
             ext.dsm_events.push(DsmEvent {
                 id: ext.dsm_events.len() as i64 + 1,
                 device_type_id: type_id,
@@ -360,13 +418,11 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 device_event_category: dev_cat.clone(),
                 qidmap_id: id,
                 credibility: e.credibility,
-                uuid: uuid_v5(
-                    &ns,
-                    format!("dsmevent:{type_id}:{dev_id}:{dev_cat}").as_bytes(),
-                ),
+                uuid: uuid_v5(&ns, &uuid_name),
             });
         }
     }
+    phases.mark("qidmap and dsmevent rows");
     let event_qids: BTreeMap<&str, i64> = events
         .iter()
         .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
@@ -383,6 +439,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         date_ms,
     );
 
+    phases.mark("properties");
     let placeholders = Placeholders {
         events: &events,
         qids: &qids,
@@ -421,6 +478,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             .map(|p| p.get_ref().name.get_ref().clone())
             .collect(),
     };
+    phases.mark("placeholders");
     check_fallbacks(&mut cx, &pack, &triples);
     let mut rule_defs = Vec::new();
     resolve_rules(
@@ -441,6 +499,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         },
         &mut qidmap_id_of,
     );
+    phases.mark("rules");
     let searches = resolve_searches(
         &mut cx,
         &pack,
@@ -451,6 +510,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         &owner,
     );
 
+    phases.mark("searches");
     if cx.diags.iter().any(|d| d.severity == Severity::Error) {
         let mut diagnostics = cx.diags;
         crate::diag::sort(&mut diagnostics);
@@ -502,6 +562,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             report
         });
         let content_xml = crate::xml::write_extension(&ext);
+        phases.mark("content xml");
         let archive = write_zip(
             &[
                 (content_name.as_str(), content_xml.as_slice()),
@@ -509,11 +570,13 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             ],
             meta.stamp,
         );
+        phases.mark("zip");
         let checked: Result<crate::validate::Report, String> = checks
             .join()
             .map_err(|_| "the self-check stopped unexpectedly".to_string());
         (checked, archive.map(|a| (content_xml, a)))
     });
+    phases.mark("self-check");
     let (content_xml, archive) = written.map_err(|e| Failed {
         diagnostics: vec![
             Diagnostic::error("PK090", e.to_string())
@@ -578,6 +641,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     // thread: about a million small allocations on a large pack (5-9 % of a build).
     drop((placeholders, triples, normalized, event_qids));
     drop_in_background((pack, events, qids, lock, qid_names, qidmap_id_of));
+    phases.mark("end");
     Ok(built)
 }
 
@@ -699,7 +763,7 @@ fn check_written_rows(ext: &Extension, checker: &mut crate::validate::content::C
 /// the first place, and return false.
 fn first_declaration(
     cx: &mut Ctx,
-    names: &mut BTreeMap<String, Range<usize>>,
+    names: &mut FastMap<String, Range<usize>>,
     name: &str,
     span: Range<usize>,
     code: &'static str,
@@ -990,6 +1054,9 @@ fn template_parts(t: &str) -> Vec<Result<String, String>> {
     parts
 }
 
+/// A placeholder's values and where each is written.
+type Spellings<'p> = Vec<(&'p str, Range<usize>)>;
+
 fn resolve_events(
     cx: &mut Ctx,
     pack: &PackFile,
@@ -1070,7 +1137,7 @@ fn resolve_events(
     }
 
     let mut out = Vec::new();
-    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut names: FastMap<String, Range<usize>> = FastMap::default();
     let mut pinned: BTreeMap<i64, (String, Range<usize>)> = BTreeMap::new();
     for ev in &pack.events {
         let e = ev.get_ref();
@@ -1195,25 +1262,27 @@ fn resolve_events(
                     .help("list at least one spelling");
             }
         }
-        let mut values: BTreeMap<String, Vec<(String, Range<usize>)>> = BTreeMap::new();
+        // Each placeholder's values, in the templates' placeholder order (sorted by
+        // name), borrowed from the pack.
+        let mut values: Vec<(&str, Spellings)> = Vec::with_capacity(used.len());
         for p in &used {
             match matches.get(p) {
                 Some(v) => {
-                    values.insert(
-                        p.clone(),
+                    values.push((
+                        p.as_str(),
                         v.get_ref()
                             .iter()
-                            .map(|s| (s.get_ref().clone(), s.span()))
+                            .map(|s| (s.get_ref().as_str(), s.span()))
                             .collect(),
-                    );
+                    ));
                 }
                 None => match defaults.get(p) {
                     Some(v) => {
                         let at = e.matches.span();
-                        values.insert(
-                            p.clone(),
-                            v.iter().map(|s| (s.clone(), at.clone())).collect(),
-                        );
+                        values.push((
+                            p.as_str(),
+                            v.iter().map(|s| (s.as_str(), at.clone())).collect(),
+                        ));
                     }
                     None => {
                         cx.error("PK035", e.matches.span(), format!("no value for the placeholder `{p}` of the [dsm] templates"))
@@ -1222,15 +1291,10 @@ fn resolve_events(
                 },
             }
         }
-        let mut device_events = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut device_events: Vec<(String, String, Range<usize>)> = Vec::new();
         // The place a spelling is reported at: the value of the event id template's first
         // placeholder that this event lists itself.
-        let id_placeholders: Vec<&String> =
-            id_parts.iter().filter_map(|p| p.as_ref().err()).collect();
-        // Combinations as one index per placeholder (in `values`' order), not maps.
-        let lists: Vec<&Vec<(String, Range<usize>)>> = values.values().collect();
-        let slot = |name: &str| values.keys().position(|k| k == name);
+        let slot = |name: &str| values.iter().position(|(k, _)| *k == name);
         let id_slots: Vec<Option<usize>> = id_parts
             .iter()
             .map(|p| p.as_ref().err().and_then(|n| slot(n)))
@@ -1239,36 +1303,51 @@ fn resolve_events(
             .iter()
             .map(|p| p.as_ref().err().and_then(|n| slot(n)))
             .collect();
-        let at_slots: Vec<usize> = id_placeholders
+        let at_slot: Option<usize> = id_parts
             .iter()
+            .filter_map(|p| p.as_ref().err())
             .filter(|p| matches.contains_key(p.as_str()))
-            .filter_map(|p| slot(p))
-            .collect();
-        for combo in cartesian(&lists) {
-            let value = |i: usize| &lists[i][combo[i]];
-            let pair = (
-                render_template(&id_parts, &id_slots, &value),
-                render_template(&cat_parts, &cat_slots, &value),
-            );
-            let at = at_slots
-                .first()
-                .map(|&i| value(i).1.clone())
+            .find_map(|p| slot(p));
+        // Every combination of one value per placeholder, the first varying slowest, as
+        // an odometer of indexes (none when a list is empty).
+        let mut combo = vec![0usize; values.len()];
+        let mut more = values.iter().all(|(_, l)| !l.is_empty());
+        while more {
+            let value = |i: usize| &values[i].1[combo[i]];
+            let id = render_template(&id_parts, &id_slots, &value);
+            let category = render_template(&cat_parts, &cat_slots, &value);
+            let at = at_slot
+                .map(|i| value(i).1.clone())
                 .unwrap_or_else(|| e.matches.span());
-            if pair.0.is_empty() {
+            // Next combination.
+            more = false;
+            for i in (0..combo.len()).rev() {
+                combo[i] += 1;
+                if combo[i] < values[i].1.len() {
+                    more = true;
+                    break;
+                }
+                combo[i] = 0;
+            }
+            if id.is_empty() {
                 cx.error("PK035", at, "a device event id renders empty")
                     .help("give every placeholder a non-empty value");
                 continue;
             }
-            if !seen.insert(pair.clone()) {
+            // A handful of spellings per event: a linear look is cheaper than a set.
+            if device_events
+                .iter()
+                .any(|(i, c, _)| *i == id && *c == category)
+            {
                 cx.error(
                     "PK037",
                     at,
-                    format!("the spelling \"{}\" is listed twice in this event", pair.0),
+                    format!("the spelling \"{id}\" is listed twice in this event"),
                 )
                 .help("remove the repeated spelling");
                 continue;
             }
-            device_events.push((pair.0, pair.1, at));
+            device_events.push((id, category, at));
         }
         if e.deprecated {
             // A deprecated event keeps its QID map entry but maps no device event: its
@@ -1306,37 +1385,18 @@ fn join_names(s: &BTreeSet<String>) -> String {
     }
 }
 
-/// Every combination of one value from each list, as indexes into the lists: the first
-/// list varies slowest. None when a list is empty.
-fn cartesian<T>(lists: &[&Vec<T>]) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new()];
-    for l in lists {
-        let mut next = Vec::with_capacity(out.len() * l.len());
-        for combo in &out {
-            for i in 0..l.len() {
-                let mut c = Vec::with_capacity(lists.len());
-                c.extend_from_slice(combo);
-                c.push(i);
-                next.push(c);
-            }
-        }
-        out = next;
-    }
-    out
-}
-
 /// A template with its placeholders' values; a placeholder with no values renders empty
 /// (PK035 is reported for it).
-fn render_template<'v>(
+fn render_template<'v, 'p: 'v>(
     parts: &[Result<String, String>],
     slots: &[Option<usize>],
-    value: &impl Fn(usize) -> &'v (String, Range<usize>),
+    value: &impl Fn(usize) -> &'v (&'p str, Range<usize>),
 ) -> String {
     let mut out = String::new();
     for (p, slot) in parts.iter().zip(slots) {
         match (p, slot) {
             (Ok(lit), _) => out.push_str(lit),
-            (Err(_), Some(i)) => out.push_str(&value(*i).0),
+            (Err(_), Some(i)) => out.push_str(value(*i).0),
             (Err(_), None) => {}
         }
     }
@@ -1517,7 +1577,7 @@ fn resolve_properties(
     owner: &str,
     date_ms: i64,
 ) {
-    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut names: FastMap<String, Range<usize>> = FastMap::default();
     let mut seq = 1;
     let mut expression_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     for p in &pack.properties {
@@ -1916,7 +1976,7 @@ fn resolve_rules(
     qidmap_id_of: &mut BTreeMap<String, i64>,
 ) {
     let date = rc.stamp.iso();
-    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut names: FastMap<String, Range<usize>> = FastMap::default();
     let mut groups: BTreeMap<String, i64> = BTreeMap::new();
     // (index in `defs`, uuid, the rule's span) of this call's rules.
     let mut pending: Vec<(usize, Uuid, Range<usize>)> = Vec::new();
@@ -2164,7 +2224,7 @@ fn resolve_searches(
     owner: &str,
 ) -> Vec<SearchFile> {
     let mut out = Vec::new();
-    let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut names: FastMap<String, Range<usize>> = FastMap::default();
     let mut files: BTreeSet<String> = BTreeSet::new();
     for s in &pack.searches {
         let sspan = s.span();
@@ -2309,7 +2369,7 @@ fn resolve_searches(
 fn check_fallbacks(
     cx: &mut Ctx,
     pack: &PackFile,
-    triples: &HashMap<(&str, &str), (&str, Range<usize>)>,
+    triples: &FastMap<(&str, &str), (&str, Range<usize>)>,
 ) {
     let Some(dsm) = &pack.dsm else {
         return;

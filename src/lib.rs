@@ -30,3 +30,8 @@ pub mod simulate;
 pub mod spec;
 pub mod validate;
 pub mod xml;
+
+/// A hash map with foldhash's fixed-seed hasher: fast on the short strings the build
+/// keys by, and the same on every run (nothing iterates one where order shows, but a
+/// fixed seed keeps even the timing of a build reproducible).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
