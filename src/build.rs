@@ -345,15 +345,34 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     }
     ext.qidmaps.reserve(events.len());
     ext.dsm_events.reserve(n_device_events);
-    // The UUID names, written into one buffer rather than formatted anew each time.
-    let mut uuid_name: Vec<u8> = Vec::with_capacity(256);
+    // What each event's rows need that depends on nothing else (UUIDs, normalized
+    // spellings, owned strings), on all cores; then, in order, the ids and the checks
+    // across events.
     let type_id_text = type_id.to_string();
-    for e in &events {
-        let id = ext.qidmaps.len() as i64 + 1;
-        qidmap_id_of.insert(e.name.clone(), id);
-        uuid_name.clear();
+    let prepared = par_map(&events, 1024, |e| {
+        let mut uuid_name: Vec<u8> = Vec::with_capacity(128);
         uuid_name.extend_from_slice(b"qidmap:");
         uuid_name.extend_from_slice(e.name.as_bytes());
+        let qidmap_uuid = uuid_v5(&ns, &uuid_name);
+        let rows: Vec<(Uuid, String)> = e
+            .device_events
+            .iter()
+            .map(|(dev_id, dev_cat, _)| {
+                uuid_name.clear();
+                uuid_name.extend_from_slice(b"dsmevent:");
+                uuid_name.extend_from_slice(type_id_text.as_bytes());
+                uuid_name.push(b':');
+                uuid_name.extend_from_slice(dev_id.as_bytes());
+                uuid_name.push(b':');
+                uuid_name.extend_from_slice(dev_cat.as_bytes());
+                (uuid_v5(&ns, &uuid_name), normalize_spelling(dev_id))
+            })
+            .collect();
+        (qidmap_uuid, rows)
+    });
+    for (e, (qidmap_uuid, rows)) in events.iter().zip(prepared) {
+        let id = ext.qidmaps.len() as i64 + 1;
+        qidmap_id_of.insert(e.name.clone(), id);
         ext.qidmaps.push(QidMap {
             id,
             qid: qids.get(&e.name).copied().unwrap_or(0),
@@ -361,9 +380,9 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             description: e.description.clone(),
             severity: e.severity,
             low_level_category: e.category,
-            uuid: uuid_v5(&ns, &uuid_name),
+            uuid: qidmap_uuid,
         });
-        for (dev_id, dev_cat, spelling) in &e.device_events {
+        for ((dev_id, dev_cat, spelling), (uuid, norm_id)) in e.device_events.iter().zip(rows) {
             let key = (dev_id.as_str(), dev_cat.as_str());
             if let Some((other, other_span)) = triples.get(&key) {
                 let first = cx.loc(other_span.clone());
@@ -385,7 +404,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 .get(dev_cat.as_str())
                 .map(String::as_str)
                 .unwrap_or_default();
-            let norm = (normalize_spelling(dev_id), norm_cat);
+            let norm = (norm_id, norm_cat);
             match normalized.get(&norm) {
                 Some((other_event, other_id)) if *other_event != e.name => {
                     let (oe, oi) = (other_event.to_string(), other_id.to_string());
@@ -404,13 +423,6 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                     normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
                 }
             }
-            uuid_name.clear();
-            uuid_name.extend_from_slice(b"dsmevent:");
-            uuid_name.extend_from_slice(type_id_text.as_bytes());
-            uuid_name.push(b':');
-            uuid_name.extend_from_slice(dev_id.as_bytes());
-            uuid_name.push(b':');
-            uuid_name.extend_from_slice(dev_cat.as_bytes());
             ext.dsm_events.push(DsmEvent {
                 id: ext.dsm_events.len() as i64 + 1,
                 device_type_id: type_id,
@@ -418,7 +430,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 device_event_category: dev_cat.clone(),
                 qidmap_id: id,
                 credibility: e.credibility,
-                uuid: uuid_v5(&ns, &uuid_name),
+                uuid,
             });
         }
     }
@@ -1136,10 +1148,53 @@ fn resolve_events(
         }
     }
 
-    let mut out = Vec::new();
-    let mut names: FastMap<String, Range<usize>> = FastMap::default();
+    // Across events, in pack order: names and pinned QIDs declared twice.
+    let mut names: FastMap<String, Range<usize>> =
+        FastMap::with_capacity_and_hasher(pack.events.len(), Default::default());
     let mut pinned: BTreeMap<i64, (String, Range<usize>)> = BTreeMap::new();
     for ev in &pack.events {
+        let e = ev.get_ref();
+        let name = e.name.get_ref();
+        first_declaration(
+            cx,
+            &mut names,
+            name,
+            e.name.span(),
+            "PK031",
+            "the event name",
+            "QRadar identifies a QID by its name: give each event its own",
+        );
+        let pin = e.qid.as_ref().map(|q| (*q.get_ref(), q.span()));
+        if let Some((q, span)) = &pin {
+            if *q <= 0 {
+                cx.error(
+                    "PK040",
+                    span.clone(),
+                    format!("QID {q} is not a valid QID number"),
+                )
+                .help("QIDs are positive numbers; user QIDs start at 2000000");
+            } else if let Some((other, first)) = pinned.get(q) {
+                let first = cx.loc(first.clone());
+                let other = other.clone();
+                cx.error(
+                    "PK040",
+                    span.clone(),
+                    format!("QID {q} is pinned twice (\"{other}\" and \"{name}\")"),
+                )
+                .help("each event needs its own QID number; remove one pin to let qrpack allocate")
+                .note(format!(
+                    "first pinned at {}:{}:{}",
+                    first.file, first.line, first.column
+                ));
+            } else {
+                pinned.insert(*q, (name.to_string(), span.clone()));
+            }
+        }
+    }
+
+    // Each event on its own, on two cores for a large pack (findings are sorted before
+    // they are shown, so the order they are found in does not matter).
+    let one = |cx: &mut Ctx, ev: &toml::Spanned<spec::Event>| -> ResolvedEvent {
         let e = ev.get_ref();
         let name = e.name.get_ref().clone();
         if name.trim().is_empty() {
@@ -1157,15 +1212,6 @@ fn resolve_events(
             )
             .help("shorten the name; put detail in `description`");
         }
-        first_declaration(
-            cx,
-            &mut names,
-            &name,
-            e.name.span(),
-            "PK031",
-            "the event name",
-            "QRadar identifies a QID by its name: give each event its own",
-        );
         let mut description = e
             .description
             .as_ref()
@@ -1222,31 +1268,6 @@ fn resolve_events(
         }
         let category = resolve_category(cx, cat, &e.category);
         let pin = e.qid.as_ref().map(|q| (*q.get_ref(), q.span()));
-        if let Some((q, span)) = &pin {
-            if *q <= 0 {
-                cx.error(
-                    "PK040",
-                    span.clone(),
-                    format!("QID {q} is not a valid QID number"),
-                )
-                .help("QIDs are positive numbers; user QIDs start at 2000000");
-            } else if let Some((other, first)) = pinned.get(q) {
-                let first = cx.loc(first.clone());
-                let other = other.clone();
-                cx.error(
-                    "PK040",
-                    span.clone(),
-                    format!("QID {q} is pinned twice (\"{other}\" and \"{name}\")"),
-                )
-                .help("each event needs its own QID number; remove one pin to let qrpack allocate")
-                .note(format!(
-                    "first pinned at {}:{}:{}",
-                    first.file, first.line, first.column
-                ));
-            } else {
-                pinned.insert(*q, (name.clone(), span.clone()));
-            }
-        }
         let matches = e.matches.get_ref();
         for (k, v) in matches {
             if !used.contains(k) {
@@ -1359,7 +1380,7 @@ fn resolve_events(
             .iter()
             .map(|(k, v)| (k.clone(), v.get_ref().clone()))
             .collect();
-        out.push(ResolvedEvent {
+        ResolvedEvent {
             name,
             span: e.name.span(),
             description,
@@ -1369,10 +1390,37 @@ fn resolve_events(
             pinned: pin,
             labels,
             device_events,
-        });
+        }
+    };
+    if pack.events.len() < PARALLEL_EVENTS {
+        return pack.events.iter().map(|ev| one(cx, ev)).collect();
     }
+    let (head, tail) = pack.events.split_at(pack.events.len() / 2);
+    let mut tail_cx = Ctx {
+        file: cx.file.clone(),
+        text: cx.text,
+        diags: Vec::new(),
+        extra_sources: Vec::new(),
+    };
+    let (mut out, tail) = std::thread::scope(|scope| {
+        let tail = scope.spawn(|| {
+            tail.iter()
+                .map(|ev| one(&mut tail_cx, ev))
+                .collect::<Vec<_>>()
+        });
+        let head: Vec<ResolvedEvent> = head.iter().map(|ev| one(cx, ev)).collect();
+        (head, tail.join())
+    });
+    match tail {
+        Ok(tail) => out.extend(tail),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+    cx.diags.append(&mut tail_cx.diags);
     out
 }
+
+/// From this many events on, `resolve_events` works on two threads.
+const PARALLEL_EVENTS: usize = 2048;
 
 fn join_names(s: &BTreeSet<String>) -> String {
     if s.is_empty() {

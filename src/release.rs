@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use uuid::Uuid;
 
+use crate::FastMap;
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::diff::{DEPRECATED_MARK, Diff, Kind, Snapshot};
 use crate::spec::{self, PackFile};
@@ -74,22 +75,22 @@ struct Dep<'a> {
 pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
     let loc = |span: Range<usize>| Location::in_text(file, text, span);
     let mut out = Vec::new();
-    let events: BTreeMap<&str, bool> = pack
+    let events: FastMap<&str, bool> = pack
         .events
         .iter()
         .map(|e| (e.get_ref().name.get_ref().as_str(), e.get_ref().deprecated))
         .collect();
-    let rules: BTreeMap<&str, bool> = pack
+    let rules: FastMap<&str, bool> = pack
         .rules
         .iter()
         .map(|r| (r.get_ref().name.get_ref().as_str(), r.get_ref().deprecated))
         .collect();
-    let properties: BTreeMap<&str, bool> = pack
+    let properties: FastMap<&str, bool> = pack
         .properties
         .iter()
         .map(|p| (p.get_ref().name.get_ref().as_str(), p.get_ref().deprecated))
         .collect();
-    let mut items: Vec<(Dep, &BTreeMap<&str, bool>)> = Vec::new();
+    let mut items: Vec<(Dep, &FastMap<&str, bool>)> = Vec::new();
     for e in &pack.events {
         let e = e.get_ref();
         items.push((
@@ -184,7 +185,7 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
     }
 
     // References to deprecated events from what is not deprecated itself.
-    let replacement: BTreeMap<&str, &str> = pack
+    let replacement: FastMap<&str, &str> = pack
         .events
         .iter()
         .filter_map(|e| {
@@ -195,11 +196,13 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
             ))
         })
         .collect();
+    // `who` is formatted only for a finding: rules list thousands of events.
     let warn_ref = |out: &mut Vec<Diagnostic>,
-                    who: String,
+                    who: &dyn Fn() -> String,
                     kind: &str,
                     ev: &toml::Spanned<String>| {
         if events.get(ev.get_ref().as_str()) == Some(&true) {
+            let who = who();
             let help = match replacement.get(ev.get_ref().as_str()) {
                 Some(x) => format!(
                     "a deprecated event has no DSM mappings, so no new event gets its QID: name its replacement \"{x}\" here"
@@ -226,7 +229,7 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
         for ev in &r.events {
             warn_ref(
                 &mut out,
-                format!("the rule \"{}\"", r.name.get_ref()),
+                &|| format!("the rule \"{}\"", r.name.get_ref()),
                 "rule",
                 ev,
             );
@@ -241,7 +244,7 @@ pub fn check_pack(file: &str, text: &str, pack: &PackFile) -> Vec<Diagnostic> {
             for ev in &x.get_ref().events {
                 warn_ref(
                     &mut out,
-                    format!("an expression of the property \"{}\"", p.name.get_ref()),
+                    &|| format!("an expression of the property \"{}\"", p.name.get_ref()),
                     "property",
                     ev,
                 );

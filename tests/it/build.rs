@@ -677,6 +677,92 @@ fn all_problems_are_reported_at_once() {
     assert!(err.contains("3 errors"), "{err}");
 }
 
+/// A pack large enough that events are resolved and their rows prepared on two threads
+/// (from 2,048 events): problems in either half are all reported, at their own lines,
+/// including those that span the halves, and a good pack builds the same bytes twice.
+#[test]
+fn a_large_pack_reports_problems_in_both_halves() {
+    const N: usize = 5000;
+    let event = |i: usize, name: &str, severity: u32, spelling: &str| {
+        format!(
+            "[[event]]\nname = \"{name}\"\nseverity = {severity}\ncategory = 3029\nmatch = {{ operation = [\"{spelling}\"] }}\n\n",
+        )
+        .replace("{i}", &i.to_string())
+    };
+    let head = "[extension]\nhub_id = \"qrpack:large\"\nname = \"Large\"\nversion = \"1.0.0\"\n\
+        author = \"t\"\nauthor_email = \"t@example.org\"\ndescription = \"A large pack.\"\n\
+        min_qradar_version = \"2021.6.0\"\nqradar_version = \"2021.6.0\"\n\n\
+        [log_source_type]\nid = 445\nname = \"Microsoft Azure Active Directory\"\n\n\
+        [dsm]\nevent_id = \"{operation}\"\nevent_category = \"AuditLogs\"\n\n";
+    let pack = |broken: bool| {
+        let mut t = head.to_string();
+        for i in 0..N {
+            let (name, severity, spelling) = match i {
+                10 if broken => (format!("Operation {i}"), 11, format!("Operation {i}")),
+                4000 if broken => (format!("Operation {i}"), 12, format!("Operation {i}")),
+                // A name declared in the first half, again in the second.
+                4001 if broken => ("Operation 3".to_string(), 3, format!("Operation {i}")),
+                // A spelling mapped by event 20, again by 4500 (across the halves).
+                4500 if broken => (format!("Operation {i}"), 3, "Operation 20".to_string()),
+                // A look-alike of event 30's spelling (case and spaces).
+                4600 if broken => (format!("Operation {i}"), 3, "OPERATION  30".to_string()),
+                _ => (format!("Operation {i}"), 3, format!("Operation {i}")),
+            };
+            t.push_str(&event(i, &name, severity, &spelling));
+        }
+        t
+    };
+    let d = tempfile::tempdir().expect("temp dir");
+    // The good pack builds, twice to the same bytes.
+    std::fs::write(d.path().join("large.toml"), pack(false)).expect("write");
+    let mut sums = Vec::new();
+    for _ in 0..2 {
+        let out = qrpack(d.path(), &["build", "large.toml", "-o", "dist"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        sums.push(std::fs::read_to_string(d.path().join("dist/SHA256SUMS")).expect("sums"));
+    }
+    assert_eq!(sums[0], sums[1]);
+    // The broken one reports every problem at its line and writes nothing new.
+    let broken = pack(true);
+    std::fs::write(d.path().join("large.toml"), &broken).expect("write");
+    std::fs::remove_dir_all(d.path().join("dist")).expect("rm dist");
+    let out = qrpack(d.path(), &["build", "large.toml", "-o", "dist"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let line_of = |needle: &str| line_col_of(&broken, needle);
+    for (code, at) in [
+        ("PK033", line_of("severity = 11")),
+        ("PK033", line_of("severity = 12")),
+        ("PK031", {
+            // The second "Operation 3" name.
+            let first = broken.find("name = \"Operation 3\"").expect("first");
+            let second = first
+                + 1
+                + broken[first + 1..]
+                    .find("name = \"Operation 3\"")
+                    .expect("second");
+            let (l, c) = qrpack::diag::line_col(&broken, second + "name = ".len());
+            format!("{l}:{c}")
+        }),
+        ("PK037", {
+            let second = broken.rfind("[\"Operation 20\"]").expect("spelling");
+            let (l, c) = qrpack::diag::line_col(&broken, second + 1);
+            format!("{l}:{c}")
+        }),
+        ("PK038", line_col_of(&broken, "\"OPERATION  30\"")),
+    ] {
+        let want = format!("[{code}]");
+        let here = format!("large.toml:{at}");
+        assert!(
+            err.split("\n\n")
+                .any(|f| f.contains(&want) && f.contains(&here)),
+            "{code} at {here} missing:\n{err}"
+        );
+    }
+    assert!(err.contains("4 errors"), "{err}");
+    assert!(files_below(&d.path().join("dist")).is_empty());
+}
+
 #[test]
 fn a_pin_that_contradicts_the_lock_is_explained() {
     let d = pack_dir();
