@@ -480,9 +480,73 @@ pub fn parse_query_where(q: &str) -> Result<Option<Expr>, AqlError> {
         }
         None => return Err(syntax(q.len(), "FROM needs a table")),
     }
-    let Some(w) = where_at else { return Ok(None) };
-    let end_at = toks.get(end).map_or(q.len(), |(_, a)| *a);
-    parse_tokens(&toks[w + 1..end], end_at).map(Some)
+    let window = last_window(&toks, where_at.map_or(f + 2, |_| end))?;
+    let condition = match where_at {
+        Some(w) => {
+            let end_at = toks.get(end).map_or(q.len(), |(_, a)| *a);
+            Some(parse_tokens(&toks[w + 1..end], end_at)?)
+        }
+        None => None,
+    };
+    Ok(match (condition, window) {
+        (Some(c), Some(w)) => Some(Expr::And(Box::new(c), Box::new(w))),
+        (c, w) => c.or(w),
+    })
+}
+
+/// `LAST n MINUTES|HOURS|DAYS` among the clauses after the WHERE (from token `from`, at
+/// depth 0), as the condition it puts on an event:
+/// `starttime >= NOW() - n·unit AND starttime <= NOW()`. Without `--now`, `NOW()` is the
+/// event's own time, so every event whose time can be read is inside the window, as with
+/// a window written in the WHERE clause. Another unit is "not simulated".
+fn last_window(toks: &[(Tok, usize)], from: usize) -> Result<Option<Expr>, AqlError> {
+    let mut depth = 0i32;
+    for (i, (t, at)) in toks.iter().enumerate().skip(from) {
+        match t {
+            Tok::LParen => depth += 1,
+            Tok::RParen => depth -= 1,
+            _ if depth == 0 && kw(t, "LAST") => {
+                let n = match toks.get(i + 1) {
+                    Some((Tok::Num(n), _)) if n.is_finite() && *n >= 0.0 => *n,
+                    Some((_, a)) => {
+                        return Err(syntax(*a, "LAST needs a number of minutes, hours or days"));
+                    }
+                    None => return Err(syntax(*at, "LAST needs a number and a unit")),
+                };
+                let unit_ms = match toks.get(i + 2) {
+                    Some((Tok::Ident(u), _)) => match u.to_ascii_uppercase().as_str() {
+                        "MINUTE" | "MINUTES" => 60_000.0,
+                        "HOUR" | "HOURS" => 3_600_000.0,
+                        "DAY" | "DAYS" => 86_400_000.0,
+                        other => {
+                            return Err(unsupported(
+                                toks[i + 2].1,
+                                format!(
+                                    "LAST … {other} is not simulated (only MINUTES, HOURS and DAYS)"
+                                ),
+                            ));
+                        }
+                    },
+                    Some((_, a)) => {
+                        return Err(syntax(*a, "LAST needs a unit: MINUTES, HOURS or DAYS"));
+                    }
+                    None => return Err(syntax(*at, "LAST needs a unit: MINUTES, HOURS or DAYS")),
+                };
+                let start = || Box::new(Expr::Field("starttime".into()));
+                let now = || Box::new(Expr::Call("NOW".into(), Vec::new()));
+                return Ok(Some(Expr::And(
+                    Box::new(Expr::Cmp(
+                        ">=",
+                        start(),
+                        Box::new(Expr::Arith("-", now(), Box::new(Expr::Num(n * unit_ms)))),
+                    )),
+                    Box::new(Expr::Cmp("<=", start(), now())),
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
 }
 
 /// A value during evaluation. Text borrows from the query or the event where it can:
@@ -1260,6 +1324,51 @@ mod tests {
                 .expect("ok")
                 .is_none()
         );
+    }
+
+    /// `LAST n unit` becomes the window it stands for, after the WHERE clause's condition
+    /// or alone; another unit is not simulated; a malformed one does not parse.
+    #[test]
+    fn last_becomes_a_window_on_starttime() {
+        let with = parse_query_where(
+            "SELECT * FROM events WHERE \"Result\" = 'success' ORDER BY starttime DESC LAST 24 HOURS",
+        )
+        .expect("parses")
+        .expect("condition");
+        let written = parse_condition(
+            "\"Result\" = 'success' AND (starttime >= NOW() - 86400000 AND starttime <= NOW())",
+        )
+        .expect("parses");
+        assert_eq!(with, written);
+        let alone = parse_query_where("SELECT * FROM events last 90 minutes")
+            .expect("parses")
+            .expect("window");
+        let written =
+            parse_condition("starttime >= NOW() - 5400000 AND starttime <= NOW()").expect("parses");
+        assert_eq!(alone, written);
+        assert_eq!(
+            parse_query_where("SELECT * FROM events LAST 2 DAY").expect("parses"),
+            parse_query_where(
+                "SELECT * FROM events WHERE starttime >= NOW() - 172800000 AND starttime <= NOW()"
+            )
+            .expect("parses")
+        );
+        // A LAST inside parentheses is not the clause.
+        assert!(
+            parse_query_where("SELECT * FROM events WHERE (x = 1)")
+                .expect("parses")
+                .is_some()
+        );
+        let weeks = parse_query_where("SELECT * FROM events LAST 2 WEEKS").expect_err("weeks");
+        assert!(weeks.unsupported, "{weeks}");
+        for bad in [
+            "SELECT * FROM events LAST HOURS",
+            "SELECT * FROM events LAST 24",
+            "SELECT * FROM events WHERE x = 1 LAST",
+        ] {
+            let e = parse_query_where(bad).expect_err(bad);
+            assert!(!e.unsupported, "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -311,3 +311,36 @@ fn bad_fallbacks_are_errors_at_their_lines() {
         assert!(!d.path().join("dist").exists(), "nothing is written");
     }
 }
+
+/// A saved search's `LAST n HOURS` is the window it stands for: without `--now` every event
+/// is inside it (NOW() is the event's own time); with a `--now` two days after the events,
+/// none is, and the cases that expect the search to list them fail, naming the search.
+#[test]
+fn a_last_clause_is_a_window_on_the_event_time() {
+    let d = pack_dir();
+    let aql_path = d
+        .path()
+        .join("searches/t1098-001-additional-cloud-credentials.aql");
+    let aql = std::fs::read_to_string(&aql_path).expect("aql");
+    assert!(aql.contains("  AND starttime > NOW() - 86400000\n"));
+    let aql = aql
+        .replace("  AND starttime > NOW() - 86400000\n", "")
+        .replace("LIMIT 1000", "LIMIT 1000\nLAST 24 HOURS");
+    std::fs::write(&aql_path, aql).expect("write");
+    let out = qrpack(d.path(), &["test", PACK]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = qrpack(d.path(), &["test", PACK, "--now", "2030-01-01T00:00:00Z"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .contains("expected it to list the event, but it does not (its WHERE clause is false)"),
+        "{stdout}"
+    );
+}
