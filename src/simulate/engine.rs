@@ -1212,6 +1212,19 @@ mod tests {
             parse_time_ms("2019-09-03T20:01:53.7619661Z"),
             Some(1_567_540_913_761)
         );
+        // Fractions of every length: the first three digits are the milliseconds.
+        for (t, ms) in [
+            ("1970-01-01T00:00:01.Z", 1000),
+            ("1970-01-01T00:00:01.1Z", 1100),
+            ("1970-01-01T00:00:01.12Z", 1120),
+            ("1970-01-01T00:00:01.123Z", 1123),
+            ("1970-01-01T00:00:01.1239999999999999999999Z", 1123),
+            ("1970-01-01T00:00:01.999+00:00", 1999),
+            ("1970-01-01T00:00:01.05", 1050),
+        ] {
+            assert_eq!(parse_time_ms(t), Some(ms), "{t}");
+        }
+        assert_eq!(parse_time_ms("1970-01-01T00:00:01.12a"), None);
         assert_eq!(parse_time_ms("not a time"), None);
         assert_eq!(parse_time_ms("2026-01-14T23:00:00Zjunk"), None);
         assert_eq!(parse_time_ms("2026-01-14T23:00:00+01:00x"), None);

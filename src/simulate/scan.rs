@@ -9,6 +9,12 @@
 //! [`super::tape::Tape::find`]: the first member with the key, the n-th element of an
 //! array (a unit test and a property test hold the two against each other). The gain is
 //! that subtrees no path goes into are only checked, never recorded.
+//!
+//! Strings are most of a record's bytes. Before the pass, every `"` and `\` of the record
+//! is flagged in a bit index, 64 bytes a word (simdjson's first stage, reduced to the two
+//! bytes that end or escape a string); a string's end is then found with a mask and a
+//! `trailing_zeros` instead of a search. The index is built with plain compares that LLVM
+//! turns into vector code (the crate forbids `unsafe`, so no intrinsics).
 
 use std::borrow::Cow;
 
@@ -115,6 +121,9 @@ impl PathSet {
 #[derive(Debug, Default)]
 pub struct Scan {
     slots: Vec<Option<Slot>>,
+    /// Bit `p % 64` of word `p / 64`: byte `p` of the record is a `"` or a `\\`
+    /// (see [`index`]).
+    bits: Vec<u64>,
 }
 
 impl Scan {
@@ -125,9 +134,11 @@ impl Scan {
         if text.len() >= u32::MAX as usize {
             return Err(TapeError(0, "record too large"));
         }
+        index(text.as_bytes(), &mut self.bits);
         let mut p = Parser {
             text,
             b: text.as_bytes(),
+            bits: &self.bits,
             set,
             slots: &mut self.slots,
             err: TapeError(0, ""),
@@ -171,6 +182,7 @@ type Next = Result<usize, Fail>;
 struct Parser<'a> {
     text: &'a str,
     b: &'a [u8],
+    bits: &'a [u64],
     set: &'a PathSet,
     slots: &'a mut [Option<Slot>],
     err: TapeError,
@@ -210,7 +222,7 @@ impl Parser<'_> {
                 };
                 (Kind::Array, i, e, e)
             }
-            Some(b'"') => match string(b, i) {
+            Some(b'"') => match string(self.bits, b, i) {
                 Some((e, escaped)) => (Kind::String { escaped }, i + 1, e, e + 1),
                 None => return Err(self.fail(i, "unterminated string")),
             },
@@ -242,7 +254,7 @@ impl Parser<'_> {
             if b.get(j) != Some(&b'"') {
                 return Err(self.fail(j, "expected a key"));
             }
-            let Some((ke, escaped)) = string(b, j) else {
+            let Some((ke, escaped)) = string(self.bits, b, j) else {
                 return Err(self.fail(j, "unterminated string"));
             };
             let child = self.member(node, j + 1, ke, escaped);
@@ -332,7 +344,7 @@ impl Parser<'_> {
         }
         let b = self.b;
         match b.get(i) {
-            Some(b'"') => match string(b, i) {
+            Some(b'"') => match string(self.bits, b, i) {
                 Some((e, _)) => Ok(e + 1),
                 None => Err(self.fail(i, "unterminated string")),
             },
@@ -354,7 +366,7 @@ impl Parser<'_> {
         if depth <= 256 {
             match b.get(j) {
                 Some(b'"') => {
-                    if let Some((e, _)) = string(b, j) {
+                    if let Some((e, _)) = string(self.bits, b, j) {
                         return Ok(e + 1);
                     }
                 }
@@ -377,7 +389,7 @@ impl Parser<'_> {
             if b.get(j) != Some(&b'"') {
                 return Err(self.fail(j, "expected a key"));
             }
-            let Some((ke, _)) = string(b, j) else {
+            let Some((ke, _)) = string(self.bits, b, j) else {
                 return Err(self.fail(j, "unterminated string"));
             };
             j = ke + 1;
@@ -459,75 +471,66 @@ fn number(b: &[u8], i: usize) -> usize {
     j
 }
 
-/// Whether a 16-byte chunk holds a `"` or a `\`. Written as a plain loop that LLVM turns
-/// into vector compares (two `pcmpeqb` and a `pmovmskb` on x86-64's baseline SSE2), with
-/// no `unsafe` and no intrinsics; on other targets it is still correct, only scalar.
-#[inline(always)]
-fn has_quote_or_backslash(c: &[u8; 16]) -> bool {
-    let mut any = 0u8;
-    for &x in c {
-        any |= u8::from((x == b'"') | (x == b'\\'));
+/// The flags of a 64-byte block: bit n is set when byte n is a `"` or a `\\`. The
+/// compares are a plain loop over the block that LLVM compiles to SSE2 compares (`pcmpeqb`,
+/// x86-64's baseline), leaving a byte 0 or 1 per input byte; each eight of those become
+/// eight bits with one multiply (byte i, 0 or 1, lands on bit 56 + i of the product, and
+/// no two partial products overlap, so nothing carries). About 70 instructions a block;
+/// on other targets the same code is correct, only scalar.
+#[inline]
+fn block_flags(c: &[u8; 64]) -> u64 {
+    let mut f = [0u8; 64];
+    for (f, &x) in f.iter_mut().zip(c) {
+        *f = u8::from((x == b'"') | (x == b'\\'));
     }
-    any != 0
+    let mut m = 0u64;
+    for (k, w) in f.chunks_exact(8).enumerate() {
+        let w = w.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+        m |= (w.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    m
 }
 
-/// The index in `w` (eight bytes, little-endian) of the first `"` or `\`, if any.
-#[inline(always)]
-fn in_word(w: [u8; 8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = LO * b'"' as u64;
-    const SLASHES: u64 = LO * b'\\' as u64;
-    let w = u64::from_le_bytes(w);
-    let q = w ^ QUOTES;
-    let s = w ^ SLASHES;
-    // A zero byte in q or s is a quote or a backslash. The lowest flagged byte is
-    // always a true one (false flags only occur above a true one).
-    let m = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI;
-    (m != 0).then(|| (m.trailing_zeros() / 8) as usize)
+/// Fill `bits` with the flags of `b` (see [`block_flags`]), one word per 64 bytes; the
+/// last block is padded with zeros, which are never flagged.
+fn index(b: &[u8], bits: &mut Vec<u64>) {
+    bits.clear();
+    bits.resize(b.len().div_ceil(64), 0);
+    let chunks = b.chunks_exact(64);
+    let tail = chunks.remainder();
+    let mut words = bits.iter_mut();
+    // Chunks first: `zip` asks its first iterator first, and would otherwise take the
+    // tail's word and drop it.
+    for (c, w) in chunks.zip(words.by_ref()) {
+        *w = c.first_chunk::<64>().map_or(0, block_flags);
+    }
+    if let Some(w) = words.next() {
+        let mut pad = [0u8; 64];
+        pad[..tail.len()].copy_from_slice(tail);
+        *w = block_flags(&pad);
+    }
 }
 
-/// The first `"` or `\` at or after `j`: sixteen bytes at a time are tested for one
-/// (see [`has_quote_or_backslash`]), and the chunk that has one is searched as two words
-/// in a register. A string is short more often than not, so this beats a call to a
-/// vector search and its set-up.
+/// The first `"` or `\\` at or after `j`, from the index of the record (see [`index`]).
 #[inline(always)]
-fn quote_or_backslash(b: &[u8], j: usize) -> Option<usize> {
-    let rest = b.get(j..)?;
-    let mut at = 0usize;
-    while let Some(c) = rest.get(at..).and_then(|r| r.first_chunk::<16>()) {
-        if has_quote_or_backslash(c) {
-            let (lo, hi) = c.split_at(8);
-            let k = match lo.first_chunk::<8>().and_then(|w| in_word(*w)) {
-                Some(k) => k,
-                // The chunk has one, so the second word does.
-                None => 8 + hi.first_chunk::<8>().and_then(|w| in_word(*w))?,
-            };
-            return Some(j + at + k);
-        }
-        at += 16;
+fn next_flagged(bits: &[u64], j: usize) -> Option<usize> {
+    let mut w = j / 64;
+    let mut m = bits.get(w)? & (!0u64 << (j % 64));
+    while m == 0 {
+        w += 1;
+        m = *bits.get(w)?;
     }
-    let tail = rest.get(at..)?;
-    if let Some(w) = tail.first_chunk::<8>() {
-        if let Some(k) = in_word(*w) {
-            return Some(j + at + k);
-        }
-        at += 8;
-    }
-    rest.get(at..)?
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\')
-        .map(|k| j + at + k)
+    Some(w * 64 + m.trailing_zeros() as usize)
 }
 
 /// The string whose opening quote is `b[i]`: its closing quote, and whether it has
 /// escapes; `None` when it is not closed.
 #[inline(always)]
-fn string(b: &[u8], i: usize) -> Option<(usize, bool)> {
+fn string(bits: &[u64], b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
-        let k = quote_or_backslash(b, j)?;
+        let k = next_flagged(bits, j)?;
         if b[k] == b'"' {
             return Some((k, escaped));
         }
@@ -645,21 +648,74 @@ mod tests {
         agree(&format!("{}1{}", "{\"a\":".repeat(300), "}".repeat(300)));
     }
 
+    /// What [`next_flagged`] must give: a byte-by-byte search.
+    fn naive(b: &[u8], j: usize) -> Option<usize> {
+        b.get(j..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')
+            .map(|k| j + k)
+    }
+
+    fn index_agrees(b: &[u8]) {
+        let mut bits = Vec::new();
+        index(b, &mut bits);
+        assert_eq!(bits.len(), b.len().div_ceil(64));
+        for j in 0..=b.len() + 1 {
+            assert_eq!(next_flagged(&bits, j), naive(b, j), "{j} in {b:?}");
+        }
+    }
+
     #[test]
     fn finds_quotes_and_backslashes_at_every_offset() {
-        for len in 0..80 {
+        for len in 0..200 {
             for at in 0..len {
                 for c in [b'"', b'\\'] {
                     let mut b = vec![b'x'; len];
                     b[at] = c;
-                    // A byte with the high bit set must not be taken for one.
+                    // Bytes next to one, high bit set or not, must not be taken for one.
                     if at > 0 {
                         b[at - 1] = 0xA2;
                     }
-                    assert_eq!(quote_or_backslash(&b, 0), Some(at), "{len} {at}");
+                    if at + 1 < len {
+                        b[at + 1] = b'"' ^ 0x80;
+                    }
+                    index_agrees(&b);
                 }
             }
-            assert_eq!(quote_or_backslash(&vec![b'x'; len], 0), None);
+            index_agrees(&vec![b'x'; len]);
+            index_agrees(&vec![b'"'; len]);
+            index_agrees(&vec![b'\\'; len]);
+        }
+        // Every byte value, at every place of a block.
+        let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        for skip in 0..64 {
+            index_agrees(&all[skip..]);
+        }
+    }
+
+    #[test]
+    fn strings_across_block_boundaries_agree_with_the_tape() {
+        // Records shorter than a block, a block long, and longer; strings that end, escape
+        // or break off on either side of a 64-byte boundary.
+        for pad in 0..140 {
+            let x = "x".repeat(pad);
+            for text in [
+                format!(r#"{{"a":"{x}"}}"#),
+                format!(r#"{{"a":"{x}\"","b":1}}"#),
+                format!(r#"{{"a":"{x}\\","b":"y"}}"#),
+                format!(r#"{{"a":"{x}\\\"","b":"y"}}"#),
+                format!(r#"{{"a":"{x}\u2013","ab":"{x}"}}"#),
+                format!(r#"{{"{x}":1,"a":"{x}"}}"#),
+                format!(r#"{{"a":"{x}"#),
+                format!(r#"{{"a":"{x}\"#),
+                format!(r#"{{"a":"{x}\""#),
+                format!("{{\"a\":\"{x}\u{1}\t\u{7f}é\"}}"),
+                format!(r#"{{"a":["{x}",{{"b":"{x}\\"}}]}}"#),
+                format!(r#"{{"a":"{x}"}}   "#),
+                format!(r#"{{"a":"{x}"}} "x""#),
+            ] {
+                agree(&text);
+            }
         }
     }
 
@@ -727,6 +783,16 @@ mod tests {
             #[test]
             fn scan_and_tape_agree(t in text()) {
                 agree(&t);
+            }
+
+            #[test]
+            fn index_agrees_with_a_byte_search(
+                b in prop::collection::vec(
+                    prop_oneof![Just(b'"'), Just(b'\\'), Just(b'x'), any::<u8>()],
+                    0..300,
+                ),
+            ) {
+                index_agrees(&b);
             }
         }
     }
