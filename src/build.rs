@@ -435,7 +435,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         }
     }
     phases.mark("qidmap and dsmevent rows");
-    let event_qids: BTreeMap<&str, i64> = events
+    let event_qids: FastMap<&str, i64> = events
         .iter()
         .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
         .collect();
@@ -1493,7 +1493,7 @@ fn allocate_qids(
     names: &[QidName],
     lock: &Lock,
     lock_name: &str,
-) -> (BTreeMap<String, i64>, Lock) {
+) -> (FastMap<String, i64>, Lock) {
     let (first, last, range_span) = match &pack.qids {
         Some(r) => (
             *r.get_ref().first.get_ref(),
@@ -1509,13 +1509,14 @@ fn allocate_qids(
             format!("the QID range {first}–{last} is empty or invalid"),
         )
         .help("set [qids] first and last with 0 < first <= last");
-        return (BTreeMap::new(), lock.clone());
+        return (FastMap::default(), lock.clone());
     }
     let empty = BTreeMap::new();
     let mine = lock.packs.get(hub_id).unwrap_or(&empty);
     let taken_by_lock = lock.all_numbers();
     let mut used: BTreeSet<i64> = taken_by_lock.keys().copied().collect();
-    let mut out = BTreeMap::new();
+    let mut out: FastMap<String, i64> =
+        FastMap::with_capacity_and_hasher(names.len(), Default::default());
     // Pins first, so that allocation never hands a pinned number to another name.
     for (name, _, pin) in names {
         if let Some((q, span)) = pin {
@@ -1620,7 +1621,7 @@ fn resolve_properties(
     pack: &PackFile,
     ext: &mut Extension,
     ns: &Uuid,
-    event_qids: &BTreeMap<&str, i64>,
+    event_qids: &FastMap<&str, i64>,
     type_id: i64,
     owner: &str,
     date_ms: i64,
@@ -1871,7 +1872,7 @@ fn check_sample_json(cx: &mut Ctx, sample: &toml::Spanned<String>, path: &KeyPat
 /// Values AQL may name through `{{…}}` placeholders.
 struct Placeholders<'a> {
     events: &'a [ResolvedEvent],
-    qids: &'a BTreeMap<String, i64>,
+    qids: &'a FastMap<String, i64>,
     type_id: i64,
     /// The pack's property names (for AQL lints).
     property_names: Vec<String>,
@@ -2006,7 +2007,7 @@ impl Placeholders<'_> {
 struct RuleCtx<'a> {
     ns: &'a Uuid,
     placeholders: &'a Placeholders<'a>,
-    qids: &'a BTreeMap<String, i64>,
+    qids: &'a FastMap<String, i64>,
     owner: &'a str,
     stamp: Stamp,
     type_id: i64,

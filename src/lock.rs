@@ -109,18 +109,20 @@ impl Lock {
 
     /// Same numbers, ignoring where they stood in the file.
     pub fn same_numbers(&self, other: &Lock) -> bool {
-        let strip = |l: &Lock| -> BTreeMap<String, BTreeMap<String, i64>> {
-            l.packs
+        // Both maps are sorted: equal numbers means equal entries in the same order,
+        // compared in place (the spans do not count).
+        self.packs.len() == other.packs.len()
+            && self
+                .packs
                 .iter()
-                .map(|(h, q)| {
-                    (
-                        h.clone(),
-                        q.iter().map(|(n, l)| (n.clone(), l.qid)).collect(),
-                    )
+                .zip(&other.packs)
+                .all(|((h, q), (oh, oq))| {
+                    h == oh
+                        && q.len() == oq.len()
+                        && q.iter()
+                            .zip(oq)
+                            .all(|((n, l), (on, ol))| n == on && l.qid == ol.qid)
                 })
-                .collect()
-        };
-        strip(self) == strip(other)
     }
 }
 
@@ -176,6 +178,46 @@ mod tests {
         let back = Lock::parse("qrpack.lock", &text).expect("parses");
         assert!(back.same_numbers(&lock), "{text}");
         assert_eq!(back.to_toml(), text);
+    }
+
+    /// Same numbers: spans do not count; a changed, added or moved number does.
+    #[test]
+    fn same_numbers_compares_numbers_only() {
+        let lock = |entries: &[(&str, &str, i64, usize)]| {
+            let mut l = Lock::default();
+            for &(hub, name, qid, at) in entries {
+                l.packs.entry(hub.into()).or_default().insert(
+                    name.into(),
+                    Locked {
+                        qid,
+                        span: at..at + 1,
+                    },
+                );
+            }
+            l
+        };
+        let base = lock(&[("h", "a", 1, 0), ("h", "b", 2, 5), ("g", "a", 3, 9)]);
+        assert!(base.same_numbers(&lock(&[
+            ("g", "a", 3, 0),
+            ("h", "b", 2, 0),
+            ("h", "a", 1, 0)
+        ])));
+        for other in [
+            lock(&[("h", "a", 1, 0), ("h", "b", 4, 5), ("g", "a", 3, 9)]),
+            lock(&[("h", "a", 1, 0), ("h", "b", 2, 5)]),
+            lock(&[
+                ("h", "a", 1, 0),
+                ("h", "b", 2, 5),
+                ("g", "a", 3, 9),
+                ("g", "c", 4, 0),
+            ]),
+            lock(&[("h", "a", 1, 0), ("h", "c", 2, 5), ("g", "a", 3, 9)]),
+            lock(&[("h", "a", 1, 0), ("h", "b", 2, 5), ("f", "a", 3, 9)]),
+            Lock::default(),
+        ] {
+            assert!(!base.same_numbers(&other), "{}", other.to_toml());
+            assert!(!other.same_numbers(&base), "{}", other.to_toml());
+        }
     }
 
     #[test]
