@@ -283,7 +283,49 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     }
     phases.mark("qid names");
     let hub_id = pack.extension.get_ref().hub_id.get_ref().clone();
-    let (qids, new_lock) = allocate_qids(&mut cx, &pack, &hub_id, &qid_names, &lock, &lock_name);
+    let ns = uuid_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("urn:qrpack:{hub_id}").as_bytes(),
+    );
+    let type_id_text = type_id.to_string();
+    // What each event's rows need that depends on nothing else (UUIDs, normalized
+    // spellings, owned strings) is prepared on all cores while the QIDs are allocated;
+    // the ids and the checks across events are laid out in order below.
+    let (prepared, (qids, new_lock)) = std::thread::scope(|scope| {
+        let prepared = scope.spawn(|| {
+            par_map(&events, 1024, |e| {
+                let mut uuid_name: Vec<u8> = Vec::with_capacity(128);
+                uuid_name.extend_from_slice(b"qidmap:");
+                uuid_name.extend_from_slice(e.name.as_bytes());
+                let qidmap_uuid = uuid_v5(&ns, &uuid_name);
+                let rows: Vec<PreparedRow> = e
+                    .device_events
+                    .iter()
+                    .map(|(dev_id, dev_cat, _)| {
+                        uuid_name.clear();
+                        uuid_name.extend_from_slice(b"dsmevent:");
+                        uuid_name.extend_from_slice(type_id_text.as_bytes());
+                        uuid_name.push(b':');
+                        uuid_name.extend_from_slice(dev_id.as_bytes());
+                        uuid_name.push(b':');
+                        uuid_name.extend_from_slice(dev_cat.as_bytes());
+                        PreparedRow {
+                            uuid: uuid_v5(&ns, &uuid_name),
+                            normalized_id: normalize_spelling(dev_id),
+                            id: dev_id.clone(),
+                            category: dev_cat.clone(),
+                        }
+                    })
+                    .collect();
+                (qidmap_uuid, e.name.clone(), e.description.clone(), rows)
+            })
+        });
+        let allocated = allocate_qids(&mut cx, &pack, &hub_id, &qid_names, &lock, &lock_name);
+        match prepared.join() {
+            Ok(p) => (p, allocated),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
     let lock_changed = !new_lock.same_numbers(&lock);
     if lock_changed && input.locked {
         let (changed, span) = first_lock_change(&new_lock, &lock, &hub_id, &qid_names);
@@ -297,10 +339,6 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         ));
     }
 
-    let ns = uuid_v5(
-        &Uuid::NAMESPACE_URL,
-        format!("urn:qrpack:{hub_id}").as_bytes(),
-    );
     let owner = pack
         .extension
         .get_ref()
@@ -326,7 +364,8 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
 
     phases.mark("qid allocation");
     // QID map entries and device events.
-    let mut qidmap_id_of: BTreeMap<String, i64> = BTreeMap::new();
+    let mut qidmap_id_of: FastMap<String, i64> =
+        FastMap::with_capacity_and_hasher(events.len() + pack.rules.len(), Default::default());
     let n_device_events: usize = events.iter().map(|e| e.device_events.len()).sum();
     // Keys borrow from `events`: no copies of the 40,000-odd spellings of a large pack.
     let mut triples: FastMap<(&str, &str), (&str, Range<usize>)> =
@@ -345,44 +384,20 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     }
     ext.qidmaps.reserve(events.len());
     ext.dsm_events.reserve(n_device_events);
-    // What each event's rows need that depends on nothing else (UUIDs, normalized
-    // spellings, owned strings), on all cores; then, in order, the ids and the checks
-    // across events.
-    let type_id_text = type_id.to_string();
-    let prepared = par_map(&events, 1024, |e| {
-        let mut uuid_name: Vec<u8> = Vec::with_capacity(128);
-        uuid_name.extend_from_slice(b"qidmap:");
-        uuid_name.extend_from_slice(e.name.as_bytes());
-        let qidmap_uuid = uuid_v5(&ns, &uuid_name);
-        let rows: Vec<(Uuid, String)> = e
-            .device_events
-            .iter()
-            .map(|(dev_id, dev_cat, _)| {
-                uuid_name.clear();
-                uuid_name.extend_from_slice(b"dsmevent:");
-                uuid_name.extend_from_slice(type_id_text.as_bytes());
-                uuid_name.push(b':');
-                uuid_name.extend_from_slice(dev_id.as_bytes());
-                uuid_name.push(b':');
-                uuid_name.extend_from_slice(dev_cat.as_bytes());
-                (uuid_v5(&ns, &uuid_name), normalize_spelling(dev_id))
-            })
-            .collect();
-        (qidmap_uuid, rows)
-    });
-    for (e, (qidmap_uuid, rows)) in events.iter().zip(prepared) {
+    // In order: ids, and the checks across events (the rest was prepared above).
+    for (e, (qidmap_uuid, name, description, rows)) in events.iter().zip(prepared) {
         let id = ext.qidmaps.len() as i64 + 1;
         qidmap_id_of.insert(e.name.clone(), id);
         ext.qidmaps.push(QidMap {
             id,
             qid: qids.get(&e.name).copied().unwrap_or(0),
-            name: e.name.clone(),
-            description: e.description.clone(),
+            name,
+            description,
             severity: e.severity,
             low_level_category: e.category,
             uuid: qidmap_uuid,
         });
-        for ((dev_id, dev_cat, spelling), (uuid, norm_id)) in e.device_events.iter().zip(rows) {
+        for ((dev_id, dev_cat, spelling), row) in e.device_events.iter().zip(rows) {
             let key = (dev_id.as_str(), dev_cat.as_str());
             if let Some((other, other_span)) = triples.get(&key) {
                 let first = cx.loc(other_span.clone());
@@ -404,7 +419,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 .get(dev_cat.as_str())
                 .map(String::as_str)
                 .unwrap_or_default();
-            let norm = (norm_id, norm_cat);
+            let norm = (row.normalized_id, norm_cat);
             match normalized.get(&norm) {
                 Some((other_event, other_id)) if *other_event != e.name => {
                     let (oe, oi) = (other_event.to_string(), other_id.to_string());
@@ -426,11 +441,11 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             ext.dsm_events.push(DsmEvent {
                 id: ext.dsm_events.len() as i64 + 1,
                 device_type_id: type_id,
-                device_event_id: dev_id.clone(),
-                device_event_category: dev_cat.clone(),
+                device_event_id: row.id,
+                device_event_category: row.category,
                 qidmap_id: id,
                 credibility: e.credibility,
-                uuid,
+                uuid: row.uuid,
             });
         }
     }
@@ -1064,6 +1079,14 @@ fn template_parts(t: &str) -> Vec<Result<String, String>> {
         parts.push(Ok(rest.to_string()));
     }
     parts
+}
+
+/// A device event's row, as far as it depends on its event only (computed on all cores).
+struct PreparedRow {
+    uuid: Uuid,
+    normalized_id: String,
+    id: String,
+    category: String,
 }
 
 /// A placeholder's values and where each is written.
@@ -2022,7 +2045,7 @@ fn resolve_rules(
     ext: &mut Extension,
     defs: &mut Vec<RuleDef>,
     rc: RuleCtx,
-    qidmap_id_of: &mut BTreeMap<String, i64>,
+    qidmap_id_of: &mut FastMap<String, i64>,
 ) {
     let date = rc.stamp.iso();
     let mut names: FastMap<String, Range<usize>> = FastMap::default();
