@@ -487,14 +487,13 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         event_index: events
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.name.clone(), i))
+            .map(|(i, e)| (e.name.as_str(), i))
             .collect(),
         label_index: {
-            let mut ix: std::collections::HashMap<(String, String), Vec<usize>> =
-                std::collections::HashMap::new();
+            let mut ix: FastMap<(&str, &str), Vec<usize>> = FastMap::default();
             for (i, e) in events.iter().enumerate() {
                 for (k, v) in &e.labels {
-                    ix.entry((k.clone(), v.clone())).or_default().push(i);
+                    ix.entry((k.as_str(), v.as_str())).or_default().push(i);
                 }
             }
             ix
@@ -1901,10 +1900,10 @@ struct Placeholders<'a> {
     property_names: Vec<String>,
     /// The pack's event names, and each one's index in `events`.
     event_names: Vec<String>,
-    event_index: std::collections::HashMap<String, usize>,
+    event_index: FastMap<&'a str, usize>,
     /// (label, value) → indexes in `events`, in pack order: `{{qids:k=v}}` without a scan
     /// of every event per placeholder.
-    label_index: std::collections::HashMap<(String, String), Vec<usize>>,
+    label_index: FastMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 fn push_lint(cx: &mut Ctx, l: crate::simulate::lint::Lint, span: Range<usize>) {
@@ -1999,7 +1998,7 @@ impl Placeholders<'_> {
             let (k, v) = (k.trim(), v.trim());
             let chosen: Vec<&ResolvedEvent> = self
                 .label_index
-                .get(&(k.to_string(), v.to_string()))
+                .get(&(k, v))
                 .map(|ix| ix.iter().map(|&i| &self.events[i]).collect())
                 .unwrap_or_default();
             if chosen.is_empty() {
