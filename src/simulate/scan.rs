@@ -477,8 +477,41 @@ fn number(b: &[u8], i: usize) -> usize {
 /// eight bits with one multiply (byte i, 0 or 1, lands on bit 56 + i of the product, and
 /// no two partial products overlap, so nothing carries). About 70 instructions a block;
 /// on other targets the same code is correct, only scalar.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline]
 fn block_flags(c: &[u8; 64]) -> u64 {
+    block_flags_portable(c)
+}
+
+/// On x86-64 (SSE2 is its baseline): the same flags with `pcmpeqb` and `pmovmskb`
+/// through `safe_arch`'s safe wrappers, 16 bytes a step: about 30 instructions a
+/// block. A unit test holds it to [`block_flags_portable`].
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+fn block_flags(c: &[u8; 64]) -> u64 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let mut out = 0u64;
+    for (k, part) in c.chunks_exact(16).enumerate() {
+        let v = load_unaligned_m128i(part.first_chunk::<16>().unwrap_or(&[0; 16]));
+        let hit = bitor_m128i(
+            cmp_eq_mask_i8_m128i(v, quote),
+            cmp_eq_mask_i8_m128i(v, backslash),
+        );
+        // One bit per byte, in the low 16 bits.
+        out |= u64::from(move_mask_i8_m128i(hit) as u16) << (16 * k);
+    }
+    out
+}
+
+/// [`block_flags`] in plain code, for every target (and the reference on x86-64).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline]
+fn block_flags_portable(c: &[u8; 64]) -> u64 {
     let mut f = [0u8; 64];
     for (f, &x) in f.iter_mut().zip(c) {
         *f = u8::from((x == b'"') | (x == b'\\'));
@@ -662,6 +695,46 @@ mod tests {
         assert_eq!(bits.len(), b.len().div_ceil(64));
         for j in 0..=b.len() + 1 {
             assert_eq!(next_flagged(&bits, j), naive(b, j), "{j} in {b:?}");
+        }
+    }
+
+    /// The target's block flags (SSE2 on x86-64) equal the plain code's on every byte
+    /// value at every place of a block, and on pseudo-random blocks.
+    #[test]
+    fn block_flags_agree_with_the_portable_code() {
+        let all: Vec<u8> = (0..=255u8)
+            .chain((0..=255u8).rev())
+            .chain(0..=255u8)
+            .collect();
+        for skip in 0..all.len() - 64 {
+            let block: &[u8; 64] = all[skip..skip + 64].first_chunk().expect("64 bytes");
+            assert_eq!(block_flags(block), block_flags_portable(block), "at {skip}");
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..10_000 {
+            let mut block = [0u8; 64];
+            for b in &mut block {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly quotes, backslashes and their neighbours in value.
+                *b = [
+                    b'"',
+                    b'\\',
+                    b'!',
+                    b'#',
+                    b'[',
+                    b']',
+                    0xA2,
+                    0xDC,
+                    (x >> 32) as u8,
+                ][(x % 9) as usize];
+            }
+            assert_eq!(
+                block_flags(&block),
+                block_flags_portable(&block),
+                "{block:?}"
+            );
         }
     }
 

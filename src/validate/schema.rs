@@ -273,7 +273,7 @@ pub fn is_base64(value: &str) -> bool {
     let body = &b[..b.len() - pad];
     let alphabet = |c: u8| c.is_ascii_alphanumeric() | (c == b'+') | (c == b'/');
     if body.iter().fold(true, |ok, &c| ok & alphabet(c)) {
-        if b.len() % 4 != 0 {
+        if !b.len().is_multiple_of(4) {
             return false;
         }
         return trailing_bits_clear(body.last().copied(), pad);
@@ -324,7 +324,7 @@ fn is_base64_slow(value: &str) -> bool {
         }
         n += 1;
     }
-    if n % 4 != 0 || pad > 2 {
+    if !n.is_multiple_of(4) || pad > 2 {
         return false;
     }
     // The last data character's unused low bits must be zero (canonical encoding).
