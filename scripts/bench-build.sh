@@ -25,15 +25,16 @@ TARGET_S=${TARGET_S:-0.25}
 KEEP=${KEEP:-0}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench-lib.sh
+source scripts/bench-lib.sh
 
 die() {
     echo "bench-build: $*" >&2
     exit 1
 }
 
-# The revision being measured: taken before the build, from the tree cargo compiles.
-REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then REV="$REV (with uncommitted changes)"; fi
+# The revision being measured: taken before the build.
+REV=$(revision)
 
 echo "bench-build: building qrpack and the pack generator (release)..." >&2
 cargo build --release --quiet --bin qrpack --example gen_pack
@@ -72,26 +73,7 @@ ARCHIVE=$(sed -n 's/^  "archive": "\(.*\)",$/\1/p' "$WORK/report.json")
 count() { sed -n "s/^    \"$1\": \([0-9]*\),\{0,1\}$/\1/p" "$WORK/report.json"; }
 WARMUP_SHA=$(sha256sum "$ARCHIVE" | cut -d' ' -f1)
 
-# CPU time (clock ticks) the whole machine has been busy, and that this shell's waited-for
-# children have used: their difference over the timed runs is what other processes took.
-machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat 2>/dev/null || echo 0; }
-children_cpu() { sed 's/.*) //' "/proc/$$/stat" 2>/dev/null | awk '{ print $14 + $15 }' || echo 0; }
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
-# On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) for a second in which
-# other processes use less than a tenth of a core before timing.
-if [[ ${WAIT_IDLE:-0} -gt 0 ]]; then
-    echo "bench-build: waiting up to ${WAIT_IDLE} s for a quiet machine..." >&2
-    deadline=$((SECONDS + WAIT_IDLE))
-    while ((SECONDS < deadline)); do
-        b0=$(machine_busy)
-        sleep 1
-        b1=$(machine_busy)
-        if awk -v d="$((b1 - b0))" -v hz="$HZ" 'BEGIN { exit !(d / hz < 0.1) }'; then
-            break
-        fi
-    done
-fi
+wait_idle bench-build
 
 # Timed runs: same pack, same lock (unchanged from now on), same output folder.
 echo "bench-build: $RUNS timed builds..." >&2
@@ -128,8 +110,7 @@ WALL1=$(date +%s%N)
 BUSY1=$(machine_busy)
 MINE1=$(children_cpu)
 # Other processes' share of the machine during the timed runs, in cores (0 = idle box).
-OTHERS=$(awk -v b="$((BUSY1 - BUSY0))" -v m="$((MINE1 - MINE0))" -v hz="$HZ" -v w="$((WALL1 - WALL0))" \
-    'BEGIN { o = (b - m) / hz / (w / 1e9); if (o < 0) o = 0; printf "%.2f", o }')
+OTHERS=$(other_cores "$BUSY0" "$BUSY1" "$MINE0" "$MINE1" "$((WALL1 - WALL0))")
 MINE_S=$(awk -v m="$((MINE1 - MINE0))" -v hz="$HZ" -v n="$RUNS" 'BEGIN { printf "%.3f", m / hz / n }')
 if awk -v o="$OTHERS" 'BEGIN { exit !(o > 0.2) }'; then
     echo "bench-build: other processes kept $OTHERS cores busy during the timed runs: figures are not clean" >&2

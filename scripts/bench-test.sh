@@ -30,14 +30,15 @@ PACK=${PACK:-qid-maps/entra-id-cloud-credentials.toml}
 INSTRUCTIONS=${INSTRUCTIONS:-0}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench-lib.sh
+source scripts/bench-lib.sh
 
 die() {
     echo "bench-test: $*" >&2
     exit 1
 }
 
-REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then REV="$REV (with uncommitted changes)"; fi
+REV=$(revision)
 
 echo "bench-test: building qrpack and the event generator (release)..." >&2
 cargo build --release --quiet --bin qrpack --example gen_events
@@ -100,19 +101,7 @@ run warm "$EVENTS"
 : >"$WORK/times.us"
 : >"$WORK/cpu.txt"
 
-machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat 2>/dev/null || echo 0; }
-children_cpu() { sed 's/.*) //' "/proc/$$/stat" 2>/dev/null | awk '{ print $14 + $15 }' || echo 0; }
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-if [[ ${WAIT_IDLE:-0} -gt 0 ]]; then
-    echo "bench-test: waiting up to ${WAIT_IDLE} s for a quiet machine..." >&2
-    deadline=$((SECONDS + WAIT_IDLE))
-    while ((SECONDS < deadline)); do
-        b0=$(machine_busy)
-        sleep 1
-        b1=$(machine_busy)
-        if awk -v d="$((b1 - b0))" -v hz="$HZ" 'BEGIN { exit !(d / hz < 0.1) }'; then break; fi
-    done
-fi
+wait_idle bench-test
 
 echo "bench-test: $RUNS timed runs over $RECORDS records..." >&2
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
@@ -130,8 +119,7 @@ done
 WALL1=$(date +%s%N)
 BUSY1=$(machine_busy)
 MINE1=$(children_cpu)
-OTHERS=$(awk -v b="$((BUSY1 - BUSY0))" -v m="$((MINE1 - MINE0))" -v hz="$HZ" -v w="$((WALL1 - WALL0))" \
-    'BEGIN { o = (b - m) / hz / (w / 1e9); if (o < 0) o = 0; printf "%.2f", o }')
+OTHERS=$(other_cores "$BUSY0" "$BUSY1" "$MINE0" "$MINE1" "$((WALL1 - WALL0))")
 
 # min / median / max of column COL of FILE.
 stats() { # FILE COL

@@ -39,6 +39,8 @@ VALIDATE_ARGS=${VALIDATE_ARGS:-}
 BENCH_DIR=${QRPACK_BENCH_DIR:-${TMPDIR:-/tmp}/qrpack-bench-validate}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench-lib.sh
+source scripts/bench-lib.sh
 
 die() {
     echo "bench-validate: $*" >&2
@@ -70,12 +72,6 @@ fi
 mkdir -p "$BENCH_DIR"
 GEN_HASH=$(sha256sum examples/gen_export.rs | cut -c1-12)
 
-# CPU time (clock ticks) the whole machine has been busy, and that this shell's waited-for
-# children have used: their difference over the timed runs is what other processes took.
-machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat 2>/dev/null || echo 0; }
-children_cpu() { sed 's/.*) //' "/proc/$$/stat" 2>/dev/null | awk '{ print $14 + $15 }' || echo 0; }
-HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
-
 # Run "$@" once: sets WALL (s), CPU (user + sys, s, or "n/a") and RSS (peak KiB, or "n/a");
 # the command's stdout goes to $OUT_TO, stderr to $ERR_TO; returns its exit status.
 OUT_TO=/dev/null
@@ -106,23 +102,6 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 rss_mib() { [[ $1 == n/a ]] && echo n/a || awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 ratio() { awk -v v="$1" -v u="$2" 'BEGIN { if (v == "n/a" || u == "n/a" || u == 0) print "n/a"; else printf "%.2f×", v / u }'; }
 
-# On a shared machine, WAIT_IDLE=SECONDS waits (at most that long) for a second in which
-# other processes use less than a tenth of a core before timing.
-wait_idle() {
-    [[ ${WAIT_IDLE:-0} -gt 0 ]] || return 0
-    note "waiting up to ${WAIT_IDLE} s for a quiet machine..."
-    local deadline=$((SECONDS + WAIT_IDLE)) b0 b1
-    while ((SECONDS < deadline)); do
-        b0=$(machine_busy)
-        sleep 1
-        b1=$(machine_busy)
-        if awk -v d="$((b1 - b0))" -v hz="$HZ" 'BEGIN { exit !(d / hz < 0.1) }'; then
-            return 0
-        fi
-    done
-    note "the machine did not become quiet"
-}
-
 SUMMARY=()
 RUNS_MD=()
 FAILED=0
@@ -151,7 +130,7 @@ for SIZE in $SIZES; do
     ZIP_BYTES=$(stat -c %s "$FILE")
 
     unzip -p "$FILE" >/dev/null # warm the page cache
-    wait_idle
+    wait_idle bench-validate
     note "$SIZE MiB: unzip -p and qrpack validate, $RUNS runs each, interleaved..."
     LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
     BUSY0=$(machine_busy)
@@ -195,8 +174,7 @@ for SIZE in $SIZES; do
     T1=$(date +%s%N)
     BUSY1=$(machine_busy)
     MINE1=$(children_cpu)
-    OTHERS=$(awk -v b="$((BUSY1 - BUSY0))" -v m="$((MINE1 - MINE0))" -v hz="$HZ" -v w="$((T1 - T0))" \
-        'BEGIN { o = (b - m) / hz / (w / 1e9); if (o < 0) o = 0; printf "%.2f", o }')
+    OTHERS=$(other_cores "$BUSY0" "$BUSY1" "$MINE0" "$MINE1" "$((T1 - T0))")
     read -r UW_MIN UW_MED < <(minmed <"$BENCH_DIR/u.wall")
     read -r UC_MIN UC_MED < <(minmed <"$BENCH_DIR/u.cpu")
     read -r VW_MIN VW_MED < <(minmed <"$BENCH_DIR/v.wall")
