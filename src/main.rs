@@ -7,6 +7,12 @@ use clap::Parser;
 use qrpack::cli::{Cli, ColorChoice, Command};
 use qrpack::commands::{self, Io, Outcome};
 
+/// mimalloc instead of the system allocator: faster for the build's many small
+/// allocations (see `docs/benchmarks.md`, build, session 5). The library does not choose
+/// an allocator; programs that embed it keep their own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -792,12 +792,14 @@ fn hundred_mb_attribute_in_a_zip_keeps_memory_bounded() {
         "{v:#}"
     );
     // The reader buffers one token up to the 64 MiB limit, then stops: the process
-    // peaks around 77 MiB (13 MiB of it is the binary's baseline). Holding the 100 MB
-    // attribute (95 MiB) — let alone the entry — would cross 88 MiB.
+    // peaks around 77 MiB with glibc's allocator and 88 MiB with mimalloc, the binary's
+    // allocator since session 5 (measured). Holding the 100 MB
+    // attribute (95 MiB, over the 13 MiB baseline) instead of stopping at the limit — let
+    // alone the entry — would cross 100 MiB.
     // /proc is Linux's; elsewhere the bound is not measured here.
     if cfg!(target_os = "linux") {
         let kib = peak.expect("VmHWM was read while qrpack ran");
-        assert!(kib < 88 << 10, "peak RSS {} MiB", kib >> 10);
+        assert!(kib < 100 << 10, "peak RSS {} MiB", kib >> 10);
     }
 }
 
