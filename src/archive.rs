@@ -114,6 +114,24 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// A zip of `entries` (name, bytes) in the order given: deflated, at the root, DOS
 /// timestamps, no Unix permissions or extra fields. The same input gives the same bytes.
 pub fn write_zip(entries: &[(&str, &[u8])], stamp: Stamp) -> Result<Vec<u8>, ArchiveError> {
+    let mut streamed: Vec<(&str, Contents)> = entries
+        .iter()
+        .map(|(name, bytes)| -> (&str, Contents) {
+            (name, Box::new(move |w: &mut dyn Write| w.write_all(bytes)))
+        })
+        .collect();
+    write_zip_streamed(&mut streamed, stamp)
+}
+
+/// What writes one entry's bytes into the zip, in as many pieces as it likes.
+pub type Contents<'a> = Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a>;
+
+/// [`write_zip`] with each entry written by a function as it is compressed, rather than
+/// collected first: the same bytes for the same contents, however they are cut.
+pub fn write_zip_streamed(
+    entries: &mut [(&str, Contents)],
+    stamp: Stamp,
+) -> Result<Vec<u8>, ArchiveError> {
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         // Level 1: a third of level 6's time on large packs for ~25% more bytes; QRadar
@@ -124,11 +142,11 @@ pub fn write_zip(entries: &[(&str, &[u8])], stamp: Stamp) -> Result<Vec<u8>, Arc
         .external_attributes(0)
         .last_modified_time(stamp.zip_time()?);
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
+    for (name, contents) in entries {
         zip.start_file(*name, options)?;
-        zip.write_all(bytes).map_err(|e| ArchiveError::Io {
+        contents(&mut zip).map_err(|e| ArchiveError::Io {
             action: "compressing",
-            path: PathBuf::from(name),
+            path: PathBuf::from(*name),
             source: e,
         })?;
     }

@@ -11,7 +11,7 @@ use base64::Engine;
 use uuid::Uuid;
 
 use crate::FastMap;
-use crate::archive::{Stamp, safe_file_name, slug_file_name, write_zip};
+use crate::archive::{Stamp, safe_file_name, slug_file_name};
 use crate::catalogue::Catalogue;
 use crate::content::{
     CustomProperty, CustomRule, DsmEvent, Extension, Extraction, Group, GroupLink,
@@ -63,7 +63,6 @@ pub struct Built {
     pub archive_name: String,
     pub archive: Vec<u8>,
     pub content_name: String,
-    pub content_xml: Vec<u8>,
     pub manifest: Manifest,
     pub extension: Extension,
     pub searches: Vec<SearchFile>,
@@ -80,6 +79,14 @@ pub struct Built {
     pub log_source_type: (i64, String),
     /// The custom DSM the pack defines (`custom = true`), for the simulator.
     pub custom_dsm: Option<crate::custom_dsm::CustomDsm>,
+}
+
+impl Built {
+    /// The content XML inside the archive (entry `content_name`), written again from the
+    /// model: a build compresses it as it writes it and keeps only the archive.
+    pub fn content_xml(&self) -> Vec<u8> {
+        crate::xml::write_extension(&self.extension)
+    }
 }
 
 /// How the pack says the DSM derives the device event id and category.
@@ -179,12 +186,17 @@ impl Phases {
         )
     }
     fn mark(&self, phase: &str) {
+        self.mark_at(phase, std::time::Instant::now());
+    }
+    /// A phase that ended on another thread, at `at`. (Only the calling thread prints:
+    /// `qrpack build` holds stderr's lock while it builds.)
+    fn mark_at(&self, phase: &str, at: std::time::Instant) {
         if let Some(t0) = self.0 {
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
                 "qrpack: phase {phase:<24} ends at {:>8.1} ms",
-                t0.elapsed().as_secs_f64() * 1000.0
+                at.saturating_duration_since(t0).as_secs_f64() * 1000.0
             );
         }
     }
@@ -585,25 +597,34 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             check_written_rows(&ext, &mut checker);
             checker.finish();
             report.findings.append(&mut checker.findings);
-            report
+            (report, std::time::Instant::now())
         });
-        let content_xml = crate::xml::write_extension(&ext);
-        phases.mark("content xml");
-        let archive = write_zip(
-            &[
-                (content_name.as_str(), content_xml.as_slice()),
-                ("manifest.txt", manifest_json.as_slice()),
+        // The content XML is compressed as it is written, a piece at a time.
+        let archive = crate::archive::write_zip_streamed(
+            &mut [
+                (
+                    content_name.as_str(),
+                    Box::new(|w: &mut dyn std::io::Write| crate::xml::write_extension_to(&ext, w)),
+                ),
+                (
+                    "manifest.txt",
+                    Box::new(|w: &mut dyn std::io::Write| w.write_all(&manifest_json)),
+                ),
             ],
             meta.stamp,
         );
-        phases.mark("zip");
+        phases.mark("content xml and zip");
         let checked: Result<crate::validate::Report, String> = checks
             .join()
+            .map(|(report, done)| {
+                phases.mark_at("self-check (its thread)", done);
+                report
+            })
             .map_err(|_| "the self-check stopped unexpectedly".to_string());
-        (checked, archive.map(|a| (content_xml, a)))
+        (checked, archive)
     });
     phases.mark("self-check");
-    let (content_xml, archive) = written.map_err(|e| Failed {
+    let archive = written.map_err(|e| Failed {
         diagnostics: vec![
             Diagnostic::error("PK090", e.to_string())
                 .at(cx.loc(x.timestamp.as_ref().map(|t| t.span()).unwrap_or(0..0))),
@@ -647,7 +668,6 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         archive_name,
         archive,
         content_name,
-        content_xml,
         manifest,
         extension: ext,
         searches,

@@ -31,6 +31,34 @@ pub fn write_extension(ext: &Extension) -> Vec<u8> {
     w.finish()
 }
 
+/// The bytes [`write_extension`] returns, written to `out` in pieces of about
+/// [`STREAM_CHUNK`] bytes instead of collected: a build compresses its content XML as it
+/// is written, so the 37 MB document of a large pack is never held whole (and the
+/// compressor reads each piece while it is still in the cache).
+pub fn write_extension_to(ext: &Extension, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut w = ContentWriter::new(&ext.qradar_version, STREAM_CHUNK + (64 << 10));
+    let mut failed = None;
+    ext.for_each_row(|r| {
+        if failed.is_some() {
+            return;
+        }
+        w.row(r.table(), r.columns().iter().map(|(n, v)| (*n, v.as_str())));
+        if w.out.len() >= STREAM_CHUNK {
+            if let Err(e) = out.write_all(&w.out) {
+                failed = Some(e);
+            }
+            w.out.clear();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    out.write_all(&w.finish())
+}
+
+/// How much content XML [`write_extension_to`] gathers before it writes.
+pub const STREAM_CHUNK: usize = 256 << 10;
+
 /// Writes a content XML row by row into memory. Element names are the model's table and
 /// column names; every value (and the version) is escaped by quick-xml's `escape`, the
 /// escaping quick-xml's own writer applies to text (`<`, `>`, `&`, `'`, `"`, CR). The
@@ -284,5 +312,56 @@ mod read_tests {
         assert!(e.message.contains("DOCTYPE"), "{e}");
         assert!(read_content(b"<other/>").is_err());
         assert!(read_content(b"<content><qradarversion>1").is_err());
+    }
+
+    /// Streamed in pieces, the content XML is the same bytes as written whole; a writer
+    /// that fails stops the stream with its error.
+    #[test]
+    fn streamed_xml_is_the_whole_xml() {
+        use crate::content::QidMap;
+        let mut ext = Extension {
+            qradar_version: "2021.6.0".into(),
+            ..Extension::default()
+        };
+        for i in 0..3_000 {
+            ext.qidmaps.push(QidMap {
+                id: i + 1,
+                qid: 2_000_000 + i,
+                name: format!("Event {i} – <{}>", "x".repeat((i % 97) as usize)),
+                description: "a & b\r\nc".repeat((i % 13) as usize),
+                severity: i % 11,
+                low_level_category: 3029,
+                uuid: uuid::Uuid::from_u128(i as u128),
+            });
+        }
+        let whole = write_extension(&ext);
+        assert!(whole.len() > 3 * STREAM_CHUNK, "{} bytes", whole.len());
+        struct Pieces(Vec<u8>, usize);
+        impl Write for Pieces {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.1 += 1;
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut pieces = Pieces(Vec::new(), 0);
+        write_extension_to(&ext, &mut pieces).expect("written");
+        assert!(pieces.1 > 3, "{} pieces", pieces.1);
+        assert!(pieces.0 == whole, "streamed bytes differ");
+
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let e = write_extension_to(&ext, &mut Full).expect_err("fails");
+        assert_eq!(e.to_string(), "disk full");
     }
 }

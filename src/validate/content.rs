@@ -1025,10 +1025,17 @@ impl From<At> for Pos {
     }
 }
 
+/// The hasher of the index keys: foldhash's quality variant with a fixed seed (the same
+/// every run), about four times faster than SipHash on these short strings.
+fn key_hasher() -> impl std::hash::Hasher {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x7172_7061_636b).build_hasher()
+}
+
 /// A 64-bit hash of some strings (fixed keys: the same every run).
 fn h(parts: &[&str]) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
+    let mut hasher = key_hasher();
     for p in parts {
         p.hash(&mut hasher);
     }
@@ -1038,7 +1045,7 @@ fn h(parts: &[&str]) -> u64 {
 /// The hash `h(&[ty, a, b])` gives for a device type number, without formatting it.
 fn h_triple(ty: i64, a: &str, b: &str) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
+    let mut hasher = key_hasher();
     let mut digits = [0u8; 20];
     let ty = format_i64(ty, &mut digits);
     ty.hash(&mut hasher);

@@ -49,15 +49,27 @@ fn golden_content_xml_and_manifest() {
         "{:#?}",
         built.findings
     );
-    // The XML is written straight from the typed model; the rows `diff` and others use
-    // (`to_content`) must lay out to the same bytes.
+    // The snapshot is of the entry in the archive: the build writes the XML into the zip
+    // a piece at a time and keeps no copy. Written again from the model
+    // (`Built::content_xml`), and from the rows `diff` and others use (`to_content`), it
+    // must be the same bytes.
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&built.archive)).expect("zip");
+    let mut in_archive = Vec::new();
+    zip.by_name(&built.content_name)
+        .expect("the content entry")
+        .read_to_end(&mut in_archive)
+        .expect("inflate");
     assert!(
-        qrpack::xml::write_content(&built.extension.to_content()) == built.content_xml,
+        built.content_xml() == in_archive,
+        "Built::content_xml differs from the entry in the archive"
+    );
+    assert!(
+        qrpack::xml::write_content(&built.extension.to_content()) == in_archive,
         "write_content(to_content()) differs from the content XML the build wrote"
     );
     insta::assert_snapshot!(
         "default-pack-content-xml",
-        String::from_utf8(built.content_xml).expect("utf-8")
+        String::from_utf8(in_archive).expect("utf-8")
     );
     insta::assert_snapshot!(
         "default-pack-manifest",

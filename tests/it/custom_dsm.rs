@@ -195,7 +195,7 @@ fn the_teleport_export_is_written_back_from_a_pack_that_describes_it() {
         "{:#?}",
         built.findings
     );
-    let ours = qrpack::xml::read_content(&built.content_xml).expect("our content XML");
+    let ours = qrpack::xml::read_content(&built.content_xml()).expect("our content XML");
 
     // The log source type: every column but its uuid (QRadar's own) and extension_id (a
     // row id, checked below to point at the extension).

@@ -176,8 +176,8 @@ fn built() -> &'static BuiltPack {
         })
         .unwrap_or_else(|f| panic!("{:#?}", f.diagnostics));
         BuiltPack {
+            content_xml: String::from_utf8(b.content_xml()).expect("utf-8"),
             archive: b.archive,
-            content_xml: String::from_utf8(b.content_xml).expect("utf-8"),
         }
     })
 }
