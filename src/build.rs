@@ -396,25 +396,52 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     }
     ext.qidmaps.reserve(events.len());
     ext.dsm_events.reserve(n_device_events);
-    // In order: ids, and the checks across events (the rest was prepared above).
-    for (e, (qidmap_uuid, name, description, rows)) in events.iter().zip(prepared) {
-        let id = ext.qidmaps.len() as i64 + 1;
-        qidmap_id_of.insert(e.name.clone(), id);
-        ext.qidmaps.push(QidMap {
-            id,
-            qid: qids.get(&e.name).copied().unwrap_or(0),
-            name,
-            description,
-            severity: e.severity,
-            low_level_category: e.category,
-            uuid: qidmap_uuid,
+    let event_qids: FastMap<&str, i64> = events
+        .iter()
+        .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
+        .collect();
+    // The custom properties depend on nothing the rows below lay out: they are resolved
+    // on another core meanwhile, into their own findings and rows, appended after.
+    let (property_diags, property_rows) = std::thread::scope(|scope| {
+        let properties = scope.spawn(|| {
+            let mut pcx = Ctx {
+                file: file.clone(),
+                text: input.pack_text,
+                diags: Vec::new(),
+                extra_sources: Vec::new(),
+            };
+            let mut rows = Extension::default();
+            resolve_properties(
+                &mut pcx,
+                &pack,
+                &mut rows,
+                &ns,
+                &event_qids,
+                type_id,
+                &owner,
+                date_ms,
+            );
+            (pcx.diags, rows)
         });
-        for ((dev_id, dev_cat, spelling), row) in e.device_events.iter().zip(rows) {
-            let key = (dev_id.as_str(), dev_cat.as_str());
-            if let Some((other, other_span)) = triples.get(&key) {
-                let first = cx.loc(other_span.clone());
-                let (other, span) = (other.to_string(), spelling.clone());
-                cx.error(
+        // In order: ids, and the checks across events (the rest was prepared above).
+        for (e, (qidmap_uuid, name, description, rows)) in events.iter().zip(prepared) {
+            let id = ext.qidmaps.len() as i64 + 1;
+            qidmap_id_of.insert(e.name.clone(), id);
+            ext.qidmaps.push(QidMap {
+                id,
+                qid: qids.get(&e.name).copied().unwrap_or(0),
+                name,
+                description,
+                severity: e.severity,
+                low_level_category: e.category,
+                uuid: qidmap_uuid,
+            });
+            for ((dev_id, dev_cat, spelling), row) in e.device_events.iter().zip(rows) {
+                let key = (dev_id.as_str(), dev_cat.as_str());
+                if let Some((other, other_span)) = triples.get(&key) {
+                    let first = cx.loc(other_span.clone());
+                    let (other, span) = (other.to_string(), spelling.clone());
+                    cx.error(
                     "PK037",
                     span,
                     format!(
@@ -424,18 +451,18 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 )
                 .help("QRadar matches one QID per (log source type, event id, category): keep the spelling in one event only")
                 .note(format!("first mapped at {}:{}:{}", first.file, first.line, first.column));
-                continue;
-            }
-            triples.insert(key, (e.name.as_str(), spelling.clone()));
-            let norm_cat = normalized_category
-                .get(dev_cat.as_str())
-                .map(String::as_str)
-                .unwrap_or_default();
-            let norm = (row.normalized_id, norm_cat);
-            match normalized.get(&norm) {
-                Some((other_event, other_id)) if *other_event != e.name => {
-                    let (oe, oi) = (other_event.to_string(), other_id.to_string());
-                    cx.warn(
+                    continue;
+                }
+                triples.insert(key, (e.name.as_str(), spelling.clone()));
+                let norm_cat = normalized_category
+                    .get(dev_cat.as_str())
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                let norm = (row.normalized_id, norm_cat);
+                match normalized.get(&norm) {
+                    Some((other_event, other_id)) if *other_event != e.name => {
+                        let (oe, oi) = (other_event.to_string(), other_id.to_string());
+                        cx.warn(
                         "PK038",
                         spelling.clone(),
                         format!(
@@ -444,40 +471,32 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                         ),
                     )
                     .help("if both are spellings of one operation, list them under the same event");
+                    }
+                    // The same event's other spelling: the later one is quoted from now on.
+                    _ => {
+                        normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
+                    }
                 }
-                // The same event's other spelling: the later one is quoted from now on.
-                _ => {
-                    normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
-                }
+                ext.dsm_events.push(DsmEvent {
+                    id: ext.dsm_events.len() as i64 + 1,
+                    device_type_id: type_id,
+                    device_event_id: row.id,
+                    device_event_category: row.category,
+                    qidmap_id: id,
+                    credibility: e.credibility,
+                    uuid: row.uuid,
+                });
             }
-            ext.dsm_events.push(DsmEvent {
-                id: ext.dsm_events.len() as i64 + 1,
-                device_type_id: type_id,
-                device_event_id: row.id,
-                device_event_category: row.category,
-                qidmap_id: id,
-                credibility: e.credibility,
-                uuid: row.uuid,
-            });
         }
-    }
-    phases.mark("qidmap and dsmevent rows");
-    let event_qids: FastMap<&str, i64> = events
-        .iter()
-        .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
-        .collect();
-
-    resolve_properties(
-        &mut cx,
-        &pack,
-        &mut ext,
-        &ns,
-        &event_qids,
-        type_id,
-        &owner,
-        date_ms,
-    );
-
+        phases.mark("qidmap and dsmevent rows");
+        match properties.join() {
+            Ok(p) => p,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    cx.diags.extend(property_diags);
+    ext.properties = property_rows.properties;
+    ext.expressions = property_rows.expressions;
     phases.mark("properties");
     let placeholders = Placeholders {
         events: &events,
