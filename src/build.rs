@@ -376,8 +376,6 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
 
     phases.mark("qid allocation");
     // QID map entries and device events.
-    let mut qidmap_id_of: FastMap<String, i64> =
-        FastMap::with_capacity_and_hasher(events.len() + pack.rules.len(), Default::default());
     let n_device_events: usize = events.iter().map(|e| e.device_events.len()).sum();
     // Keys borrow from `events`: no copies of the 40,000-odd spellings of a large pack.
     let mut triples: FastMap<(&str, &str), (&str, Range<usize>)> =
@@ -400,11 +398,13 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         .iter()
         .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
         .collect();
-    // The custom properties depend on nothing the rows below lay out: they are resolved
-    // on another core meanwhile, into their own findings and rows, appended after.
-    let (property_diags, property_rows) = std::thread::scope(|scope| {
-        let properties = scope.spawn(|| {
-            let mut pcx = Ctx {
+    // The custom properties, rules and searches depend on nothing the qidmap and dsmevent
+    // rows below lay out (a rule's dispatched event takes the QID map id after the
+    // pack's events): they are resolved on another core meanwhile, into findings and rows
+    // of their own, appended after in the same order as one after the other.
+    let later = std::thread::scope(|scope| {
+        let later = scope.spawn(|| {
+            let mut lcx = Ctx {
                 file: file.clone(),
                 text: input.pack_text,
                 diags: Vec::new(),
@@ -412,7 +412,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             };
             let mut rows = Extension::default();
             resolve_properties(
-                &mut pcx,
+                &mut lcx,
                 &pack,
                 &mut rows,
                 &ns,
@@ -421,12 +421,79 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 &owner,
                 date_ms,
             );
-            (pcx.diags, rows)
+            let mut ends = vec![("properties", std::time::Instant::now())];
+            let placeholders = Placeholders {
+                events: &events,
+                qids: &qids,
+                type_id,
+                // The names QIDNAME can give events of this pack: its events' and the
+                // events its rules dispatch (PK082/PK083 test LIKE patterns against both).
+                event_names: events
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .chain(pack.rules.iter().filter_map(|r| {
+                        let r = r.get_ref();
+                        r.response
+                            .as_ref()
+                            .and_then(|x| x.get_ref().event_name.as_ref())
+                            .map(|n| n.get_ref().clone())
+                    }))
+                    .collect(),
+                event_index: events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.name.as_str(), i))
+                    .collect(),
+                label_index: {
+                    let mut ix: FastMap<(&str, &str), Vec<usize>> = FastMap::default();
+                    for (i, e) in events.iter().enumerate() {
+                        for (k, v) in &e.labels {
+                            ix.entry((k.as_str(), v.as_str())).or_default().push(i);
+                        }
+                    }
+                    ix
+                },
+                property_names: pack
+                    .properties
+                    .iter()
+                    .map(|p| p.get_ref().name.get_ref().clone())
+                    .collect(),
+            };
+            ends.push(("placeholders", std::time::Instant::now()));
+            let mut rule_defs = Vec::new();
+            resolve_rules(
+                &mut lcx,
+                &pack,
+                &mut rows,
+                &mut rule_defs,
+                RuleCtx {
+                    ns: &ns,
+                    placeholders: &placeholders,
+                    qids: &qids,
+                    owner: &owner,
+                    stamp: meta.stamp,
+                    type_id,
+                    type_name: pack.log_source_type.get_ref().name.get_ref(),
+                    catalogue: input.catalogue,
+                    skeletons: input.skeletons,
+                },
+            );
+            ends.push(("rules", std::time::Instant::now()));
+            let searches = resolve_searches(
+                &mut lcx,
+                &pack,
+                &mut rows,
+                input.pack_path,
+                &placeholders,
+                &ns,
+                &owner,
+            );
+            ends.push(("searches", std::time::Instant::now()));
+            (lcx, rows, rule_defs, searches, ends)
         });
         // In order: ids, and the checks across events (the rest was prepared above).
         for (e, (qidmap_uuid, name, description, rows)) in events.iter().zip(prepared) {
             let id = ext.qidmaps.len() as i64 + 1;
-            qidmap_id_of.insert(e.name.clone(), id);
             ext.qidmaps.push(QidMap {
                 id,
                 qid: qids.get(&e.name).copied().unwrap_or(0),
@@ -489,85 +556,28 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             }
         }
         phases.mark("qidmap and dsmevent rows");
-        match properties.join() {
+        match later.join() {
             Ok(p) => p,
             Err(panic) => std::panic::resume_unwind(panic),
         }
     });
-    cx.diags.extend(property_diags);
-    ext.properties = property_rows.properties;
-    ext.expressions = property_rows.expressions;
-    phases.mark("properties");
-    let placeholders = Placeholders {
-        events: &events,
-        qids: &qids,
-        type_id,
-        // The names QIDNAME can give events of this pack: its events' and the events its
-        // rules dispatch (PK082/PK083 test LIKE patterns against both).
-        event_names: events
-            .iter()
-            .map(|e| e.name.clone())
-            .chain(pack.rules.iter().filter_map(|r| {
-                let r = r.get_ref();
-                r.response
-                    .as_ref()
-                    .and_then(|x| x.get_ref().event_name.as_ref())
-                    .map(|n| n.get_ref().clone())
-            }))
-            .collect(),
-        event_index: events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name.as_str(), i))
-            .collect(),
-        label_index: {
-            let mut ix: FastMap<(&str, &str), Vec<usize>> = FastMap::default();
-            for (i, e) in events.iter().enumerate() {
-                for (k, v) in &e.labels {
-                    ix.entry((k.as_str(), v.as_str())).or_default().push(i);
-                }
-            }
-            ix
-        },
-        property_names: pack
-            .properties
-            .iter()
-            .map(|p| p.get_ref().name.get_ref().clone())
-            .collect(),
-    };
-    phases.mark("placeholders");
+    let (later_cx, later_rows, rule_defs, searches, ends) = later;
+    for (phase, at) in ends {
+        phases.mark_at(&format!("{phase} (other thread)"), at);
+    }
     check_fallbacks(&mut cx, &pack, &triples);
-    let mut rule_defs = Vec::new();
-    resolve_rules(
-        &mut cx,
-        &pack,
-        &mut ext,
-        &mut rule_defs,
-        RuleCtx {
-            ns: &ns,
-            placeholders: &placeholders,
-            qids: &qids,
-            owner: &owner,
-            stamp: meta.stamp,
-            type_id,
-            type_name: pack.log_source_type.get_ref().name.get_ref(),
-            catalogue: input.catalogue,
-            skeletons: input.skeletons,
-        },
-        &mut qidmap_id_of,
-    );
-    phases.mark("rules");
-    let searches = resolve_searches(
-        &mut cx,
-        &pack,
-        &mut ext,
-        input.pack_path,
-        &placeholders,
-        &ns,
-        &owner,
-    );
-
-    phases.mark("searches");
+    // In the order of the sections when they were resolved one after the other.
+    cx.diags.extend(later_cx.diags);
+    cx.extra_sources.extend(later_cx.extra_sources);
+    // The rules' dispatched events follow the pack's events.
+    ext.qidmaps.extend(later_rows.qidmaps);
+    ext.properties = later_rows.properties;
+    ext.expressions = later_rows.expressions;
+    ext.groups = later_rows.groups;
+    ext.rules = later_rows.rules;
+    ext.group_links = later_rows.group_links;
+    ext.searches = later_rows.searches;
+    phases.mark("rules and searches joined");
     if cx.diags.iter().any(|d| d.severity == Severity::Error) {
         let mut diagnostics = cx.diags;
         crate::diag::sort(&mut diagnostics);
@@ -711,8 +721,8 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     };
     // The structures that borrow `events` go first, then what is left is freed on another
     // thread: about a million small allocations on a large pack (5-9 % of a build).
-    drop((placeholders, triples, normalized, event_qids));
-    drop_in_background((pack, events, qids, lock, qid_names, qidmap_id_of));
+    drop((triples, normalized, event_qids));
+    drop_in_background((pack, events, qids, lock, qid_names));
     phases.mark("end");
     Ok(built)
 }
@@ -2082,10 +2092,12 @@ fn resolve_rules(
     ext: &mut Extension,
     defs: &mut Vec<RuleDef>,
     rc: RuleCtx,
-    qidmap_id_of: &mut FastMap<String, i64>,
 ) {
     let date = rc.stamp.iso();
     let mut names: FastMap<String, Range<usize>> = FastMap::default();
+    // The names rules dispatch that got a QID map entry here.
+    let mut dispatched: std::collections::HashSet<String, foldhash::fast::FixedState> =
+        Default::default();
     let mut groups: BTreeMap<String, i64> = BTreeMap::new();
     // (index in `defs`, uuid, the rule's span) of this call's rules.
     let mut pending: Vec<(usize, Uuid, Range<usize>)> = Vec::new();
@@ -2191,9 +2203,13 @@ fn resolve_rules(
             };
             let qid = rc.qids.get(&ev_name).copied().unwrap_or(0);
             let description = rs.description.clone().unwrap_or_default();
-            if !qidmap_id_of.contains_key(&ev_name) {
-                let qm_id = ext.qidmaps.len() as i64 + 1;
-                qidmap_id_of.insert(ev_name.clone(), qm_id);
+            // A name that is not one of the pack's events', nor dispatched by an earlier
+            // rule, gets a QID map entry; its id follows the events' (`ext` holds only
+            // what this function adds).
+            if !rc.placeholders.event_index.contains_key(ev_name.as_str())
+                && dispatched.insert(ev_name.clone())
+            {
+                let qm_id = (rc.placeholders.events.len() + ext.qidmaps.len()) as i64 + 1;
                 ext.qidmaps.push(QidMap {
                     id: qm_id,
                     qid,
