@@ -223,10 +223,17 @@ pub(crate) fn write_outputs(
     }
     written.push((built.archive_name.clone(), built.archive.as_slice()));
     written.extend(extra.iter().map(|(n, b)| (n.clone(), *b)));
-    for (rel, bytes) in &written {
-        write_atomic(&out.join(rel), bytes).map_err(|e| e.to_string())?;
-    }
-    let sums = sha256sums(&written);
+    // The sums are computed on another core while the files are written and flushed
+    // (hashing a large archive takes about as long as writing it).
+    let (sums, wrote) = std::thread::scope(|scope| {
+        let sums = scope.spawn(|| sha256sums(&written));
+        let wrote = written
+            .iter()
+            .try_for_each(|(rel, bytes)| write_atomic(&out.join(rel), bytes));
+        (sums.join(), wrote)
+    });
+    wrote.map_err(|e| e.to_string())?;
+    let sums = sums.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()).map_err(|e| e.to_string())?;
     if built.lock_changed {
         write_atomic(lock_path, built.lock.to_toml().as_bytes()).map_err(|e| e.to_string())?;
