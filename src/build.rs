@@ -193,9 +193,16 @@ impl Phases {
     fn mark_at(&self, phase: &str, at: std::time::Instant) {
         if let Some(t0) = self.0 {
             use std::io::Write;
+            // Resident memory now (Linux: /proc/self/statm, in pages of 4 KiB); blank
+            // elsewhere.
+            let rss = std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .map(|pages| format!("  rss {:>6.1} MiB", (pages * 4096) as f64 / 1048576.0))
+                .unwrap_or_default();
             let _ = writeln!(
                 std::io::stderr(),
-                "qrpack: phase {phase:<24} ends at {:>8.1} ms",
+                "qrpack: phase {phase:<24} ends at {:>8.1} ms{rss}",
                 at.saturating_duration_since(t0).as_secs_f64() * 1000.0
             );
         }
