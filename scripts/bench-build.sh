@@ -25,13 +25,9 @@ TARGET_S=${TARGET_S:-0.25}
 KEEP=${KEEP:-0}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BENCH=bench-build # the name bench-lib.sh's messages start with
 # shellcheck source=bench-lib.sh
 source scripts/bench-lib.sh
-
-die() {
-    echo "bench-build: $*" >&2
-    exit 1
-}
 
 # The revision being measured: taken before the build.
 REV=$(revision)

@@ -7,6 +7,12 @@ machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc
 children_cpu() { sed 's/.*) //' "/proc/$$/stat" 2>/dev/null | awk '{ print $14 + $15 }' || echo 0; }
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
+# Stop with a message, named by the script ($BENCH, set before sourcing this file).
+die() {
+    echo "${BENCH:-bench}: $*" >&2
+    exit 1
+}
+
 # Cores other processes kept busy between two readings: BUSY0 BUSY1 MINE0 MINE1 WALL_NS.
 other_cores() {
     awk -v b="$(($2 - $1))" -v m="$(($4 - $3))" -v hz="$HZ" -v w="$5" \

@@ -30,13 +30,9 @@ PACK=${PACK:-qid-maps/entra-id-cloud-credentials.toml}
 INSTRUCTIONS=${INSTRUCTIONS:-0}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BENCH=bench-test # the name bench-lib.sh's messages start with
 # shellcheck source=bench-lib.sh
 source scripts/bench-lib.sh
-
-die() {
-    echo "bench-test: $*" >&2
-    exit 1
-}
 
 REV=$(revision)
 

@@ -39,13 +39,10 @@ VALIDATE_ARGS=${VALIDATE_ARGS:-}
 BENCH_DIR=${QRPACK_BENCH_DIR:-${TMPDIR:-/tmp}/qrpack-bench-validate}
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BENCH=bench-validate # the name bench-lib.sh's messages start with
 # shellcheck source=bench-lib.sh
 source scripts/bench-lib.sh
 
-die() {
-    echo "bench-validate: $*" >&2
-    exit 1
-}
 note() { echo "bench-validate: $*" >&2; }
 
 command -v unzip >/dev/null || die "unzip is not installed (apt-get install -y unzip)"

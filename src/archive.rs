@@ -127,7 +127,8 @@ pub fn write_zip(entries: &[(&str, &[u8])], stamp: Stamp) -> Result<Vec<u8>, Arc
 pub type Contents<'a> = Box<dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a>;
 
 /// [`write_zip`] with each entry written by a function as it is compressed, rather than
-/// collected first: the same bytes for the same contents, however they are cut.
+/// collected first. The same contents written in the same pieces give the same bytes;
+/// other pieces can give other bytes (DEFLATE's output depends on how its input arrives).
 pub fn write_zip_streamed(
     entries: &mut [(&str, Contents)],
     stamp: Stamp,

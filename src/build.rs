@@ -382,25 +382,6 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     );
 
     phases.mark("qid allocation");
-    // QID map entries and device events.
-    let n_device_events: usize = events.iter().map(|e| e.device_events.len()).sum();
-    // Keys borrow from `events`: no copies of the 40,000-odd spellings of a large pack.
-    let mut triples: FastMap<(&str, &str), (&str, Range<usize>)> =
-        FastMap::with_capacity_and_hasher(n_device_events, Default::default());
-    // Normalized spellings: the id's own string, the category's shared with its kind.
-    let mut normalized: FastMap<(String, &str), (&str, &str)> =
-        FastMap::with_capacity_and_hasher(n_device_events, Default::default());
-    // Categories repeat across thousands of mappings: normalize each once.
-    let mut normalized_category: FastMap<&str, String> = FastMap::default();
-    for e in &events {
-        for (_, dev_cat, _) in &e.device_events {
-            normalized_category
-                .entry(dev_cat.as_str())
-                .or_insert_with(|| normalize_spelling(dev_cat));
-        }
-    }
-    ext.qidmaps.reserve(events.len());
-    ext.dsm_events.reserve(n_device_events);
     let event_qids: FastMap<&str, i64> = events
         .iter()
         .map(|e| (e.name.as_str(), qids.get(&e.name).copied().unwrap_or(0)))
@@ -409,7 +390,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     // rows below lay out (a rule's dispatched event takes the QID map id after the
     // pack's events): they are resolved on another core meanwhile, into findings and rows
     // of their own, appended after in the same order as one after the other.
-    let later = std::thread::scope(|scope| {
+    let (triples, later) = std::thread::scope(|scope| {
         let later = scope.spawn(|| {
             let mut lcx = Ctx {
                 file: file.clone(),
@@ -498,73 +479,10 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             ends.push(("searches", std::time::Instant::now()));
             (lcx, rows, rule_defs, searches, ends)
         });
-        // In order: ids, and the checks across events (the rest was prepared above).
-        for (e, (qidmap_uuid, name, description, rows)) in events.iter().zip(prepared) {
-            let id = ext.qidmaps.len() as i64 + 1;
-            ext.qidmaps.push(QidMap {
-                id,
-                qid: qids.get(&e.name).copied().unwrap_or(0),
-                name,
-                description,
-                severity: e.severity,
-                low_level_category: e.category,
-                uuid: qidmap_uuid,
-            });
-            for ((dev_id, dev_cat, spelling), row) in e.device_events.iter().zip(rows) {
-                let key = (dev_id.as_str(), dev_cat.as_str());
-                if let Some((other, other_span)) = triples.get(&key) {
-                    let first = cx.loc(other_span.clone());
-                    let (other, span) = (other.to_string(), spelling.clone());
-                    cx.error(
-                    "PK037",
-                    span,
-                    format!(
-                        "device event \"{}\" / \"{}\" is mapped twice (to \"{}\" and \"{}\")",
-                        dev_id, dev_cat, other, e.name
-                    ),
-                )
-                .help("QRadar matches one QID per (log source type, event id, category): keep the spelling in one event only")
-                .note(format!("first mapped at {}:{}:{}", first.file, first.line, first.column));
-                    continue;
-                }
-                triples.insert(key, (e.name.as_str(), spelling.clone()));
-                let norm_cat = normalized_category
-                    .get(dev_cat.as_str())
-                    .map(String::as_str)
-                    .unwrap_or_default();
-                let norm = (row.normalized_id, norm_cat);
-                match normalized.get(&norm) {
-                    Some((other_event, other_id)) if *other_event != e.name => {
-                        let (oe, oi) = (other_event.to_string(), other_id.to_string());
-                        cx.warn(
-                        "PK038",
-                        spelling.clone(),
-                        format!(
-                            "\"{dev_id}\" (in \"{}\") differs from \"{oi}\" (in \"{oe}\") only by dash kind, case or spaces",
-                            e.name
-                        ),
-                    )
-                    .help("if both are spellings of one operation, list them under the same event");
-                    }
-                    // The same event's other spelling: the later one is quoted from now on.
-                    _ => {
-                        normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
-                    }
-                }
-                ext.dsm_events.push(DsmEvent {
-                    id: ext.dsm_events.len() as i64 + 1,
-                    device_type_id: type_id,
-                    device_event_id: row.id,
-                    device_event_category: row.category,
-                    qidmap_id: id,
-                    credibility: e.credibility,
-                    uuid: row.uuid,
-                });
-            }
-        }
+        let triples = lay_out_event_rows(&mut cx, &mut ext, &events, prepared, &qids, type_id);
         phases.mark("qidmap and dsmevent rows");
         match later.join() {
-            Ok(p) => p,
+            Ok(p) => (triples, p),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     });
@@ -728,10 +646,107 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     };
     // The structures that borrow `events` go first, then what is left is freed on another
     // thread: about a million small allocations on a large pack (5-9 % of a build).
-    drop((triples, normalized, event_qids));
+    drop((triples, event_qids));
     drop_in_background((pack, events, qids, lock, qid_names));
     phases.mark("end");
     Ok(built)
+}
+
+/// The QID map entry and DSM mappings of each event, in pack order: the ids, and the
+/// checks across events (a device event mapped twice, PK037; spellings that differ only
+/// by dash, case or spaces, PK038). What each row needs on its own was prepared before.
+/// Returns each (device event id, category) with the event that maps it and where, for
+/// the fallback checks.
+fn lay_out_event_rows<'a>(
+    cx: &mut Ctx,
+    ext: &mut Extension,
+    events: &'a [ResolvedEvent],
+    prepared: Vec<(Uuid, String, String, Vec<PreparedRow>)>,
+    qids: &FastMap<String, i64>,
+    type_id: i64,
+) -> FastMap<(&'a str, &'a str), (&'a str, Range<usize>)> {
+    let n_device_events: usize = events.iter().map(|e| e.device_events.len()).sum();
+    // Keys borrow from `events`: no copies of the 40,000-odd spellings of a large pack.
+    let mut triples: FastMap<(&str, &str), (&str, Range<usize>)> =
+        FastMap::with_capacity_and_hasher(n_device_events, Default::default());
+    // Normalized spellings: the id's own string, the category's shared with its kind.
+    let mut normalized: FastMap<(String, &str), (&str, &str)> =
+        FastMap::with_capacity_and_hasher(n_device_events, Default::default());
+    // Categories repeat across thousands of mappings: normalize each once.
+    let mut normalized_category: FastMap<&str, String> = FastMap::default();
+    for e in events {
+        for (_, dev_cat, _) in &e.device_events {
+            normalized_category
+                .entry(dev_cat.as_str())
+                .or_insert_with(|| normalize_spelling(dev_cat));
+        }
+    }
+    ext.qidmaps.reserve(events.len());
+    ext.dsm_events.reserve(n_device_events);
+    for (e, (qidmap_uuid, name, description, rows)) in events.iter().zip(prepared) {
+        let id = ext.qidmaps.len() as i64 + 1;
+        ext.qidmaps.push(QidMap {
+            id,
+            qid: qids.get(&e.name).copied().unwrap_or(0),
+            name,
+            description,
+            severity: e.severity,
+            low_level_category: e.category,
+            uuid: qidmap_uuid,
+        });
+        for ((dev_id, dev_cat, spelling), row) in e.device_events.iter().zip(rows) {
+            let key = (dev_id.as_str(), dev_cat.as_str());
+            if let Some((other, other_span)) = triples.get(&key) {
+                let first = cx.loc(other_span.clone());
+                let (other, span) = (other.to_string(), spelling.clone());
+                cx.error(
+                    "PK037",
+                    span,
+                    format!(
+                        "device event \"{}\" / \"{}\" is mapped twice (to \"{}\" and \"{}\")",
+                        dev_id, dev_cat, other, e.name
+                    ),
+                )
+                .help("QRadar matches one QID per (log source type, event id, category): keep the spelling in one event only")
+                .note(format!("first mapped at {}:{}:{}", first.file, first.line, first.column));
+                continue;
+            }
+            triples.insert(key, (e.name.as_str(), spelling.clone()));
+            let norm_cat = normalized_category
+                .get(dev_cat.as_str())
+                .map(String::as_str)
+                .unwrap_or_default();
+            let norm = (row.normalized_id, norm_cat);
+            match normalized.get(&norm) {
+                Some((other_event, other_id)) if *other_event != e.name => {
+                    let (oe, oi) = (other_event.to_string(), other_id.to_string());
+                    cx.warn(
+                        "PK038",
+                        spelling.clone(),
+                        format!(
+                            "\"{dev_id}\" (in \"{}\") differs from \"{oi}\" (in \"{oe}\") only by dash kind, case or spaces",
+                            e.name
+                        ),
+                    )
+                    .help("if both are spellings of one operation, list them under the same event");
+                }
+                // The same event's other spelling: the later one is quoted from now on.
+                _ => {
+                    normalized.insert(norm, (e.name.as_str(), dev_id.as_str()));
+                }
+            }
+            ext.dsm_events.push(DsmEvent {
+                id: ext.dsm_events.len() as i64 + 1,
+                device_type_id: type_id,
+                device_event_id: row.id,
+                device_event_category: row.category,
+                qidmap_id: id,
+                credibility: e.credibility,
+                uuid: row.uuid,
+            });
+        }
+    }
+    triples
 }
 
 /// `Uuid::new_v5(ns, name)`, with the `sha1` crate, which uses the CPU's SHA
