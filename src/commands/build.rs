@@ -100,14 +100,20 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
         source_date_epoch: sde,
         locked: args.locked,
     };
-    let mut sources = Sources::new();
-    sources.add(args.pack.display().to_string(), pack_text.clone());
+    // The files findings are shown from, made only when there are findings: a copy of a
+    // large pack's text is thousands of fresh pages.
+    let sources_with = |extra: &[(String, String)]| {
+        let mut sources = Sources::new();
+        sources.add(args.pack.display().to_string(), pack_text.clone());
+        for (n, t) in extra {
+            sources.add(n.clone(), t.clone());
+        }
+        sources
+    };
     let built = match build(&input) {
         Ok(b) => b,
         Err(failed) => {
-            for (n, t) in failed.extra_sources {
-                sources.add(n, t);
-            }
+            let sources = sources_with(&failed.extra_sources);
             if args.format == Format::Json {
                 let failed_report = FailedReport {
                     ok: false,
@@ -135,10 +141,8 @@ pub fn run(args: &BuildArgs, io: &mut Io) -> Outcome {
             return Outcome::Findings;
         }
     };
-    for (n, t) in &built.extra_sources {
-        sources.add(n.clone(), t.clone());
-    }
     if !io.quiet && !built.findings.is_empty() {
+        let sources = sources_with(&built.extra_sources);
         let _ = write!(io.err, "{}", render(&built.findings, &sources, io.color));
     }
 
