@@ -567,16 +567,28 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
     // Check what is about to be written with the validator's checks: an archive qrpack
     // builds must validate with no finding at warning level or above. The rows are
     // checked as they are written, at the lines they stand on in the content XML (the
-    // XML writer itself is tested to read back unchanged), on the second core while the
-    // first writes the XML and the zip.
+    // XML writer itself is tested to read back unchanged).
+    //
+    // The second core lays out each row once, writes it into the content XML and checks
+    // it; this one compresses the XML, a piece at a time, as the pieces come
+    // (`PIECES_AHEAD` at most wait; their buffers go back to be written again). The
+    // pieces are those `xml::write_extension_to` writes, so the archive's bytes are too.
+    // (A third thread writing the XML beside the self-check was measured slower: three
+    // threads on two cores.)
     let manifest_json = manifest.to_json();
     let catalogue = input.catalogue;
+    const PIECES_AHEAD: usize = 2;
+    // `None` ends the XML: a channel that closes without it means the writer stopped.
+    let (piece_tx, piece_rx) = std::sync::mpsc::sync_channel::<Option<Vec<u8>>>(PIECES_AHEAD);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let (checked, written) = std::thread::scope(|scope| {
-        let check = || {
+        let (ext, archive_name, content_name, manifest_json) =
+            (&ext, &archive_name, &content_name, &manifest_json);
+        let check = move || {
             let mut report = crate::validate::Report::default();
             crate::validate::manifest::check(
                 &format!("{archive_name}!manifest.txt"),
-                &manifest_json,
+                manifest_json,
                 &mut report.findings,
             );
             // The rules' filters were linted at their lines in the pack (PK080).
@@ -586,7 +598,21 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
                 false,
             )
             .without_filter_lint();
-            check_written_rows(&ext, &mut checker);
+            let mut xml = crate::xml::XmlPieces::new(&ext.qradar_version);
+            // Until the compressor stops taking pieces (its archive failed): the checks
+            // go on either way.
+            let mut sending = true;
+            check_written_rows(ext, &mut checker, |r| {
+                if sending && xml.row(r.table(), r.columns().iter().map(|(n, v)| (*n, v.as_str())))
+                {
+                    let piece = xml.take(spare_rx.try_recv().ok());
+                    sending = piece_tx.send(Some(piece)).is_ok();
+                }
+            });
+            if sending && piece_tx.send(Some(xml.finish())).is_ok() {
+                let _ = piece_tx.send(None);
+            }
+            drop(piece_tx);
             checker.finish();
             report.findings.append(&mut checker.findings);
             (report, std::time::Instant::now())
@@ -595,18 +621,30 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
             .name("qrpack-check".into())
             .spawn_scoped(scope, check)
             .map_err(|e| format!("cannot start the self-check: {e}"));
-        // The content XML is compressed as it is written, a piece at a time. (Writing it
-        // on a third thread while this one compresses was measured: no faster, since the
-        // self-check already keeps the second core busy.)
+        let content: crate::archive::Contents = if checks.is_ok() {
+            Box::new(move |w: &mut dyn std::io::Write| {
+                for piece in piece_rx.iter() {
+                    let Some(piece) = piece else {
+                        return Ok(());
+                    };
+                    w.write_all(&piece)?;
+                    let _ = spare_tx.send(piece);
+                }
+                Err(std::io::Error::other(
+                    "the content XML stopped before its end: the self-check thread that writes it failed",
+                ))
+            })
+        } else {
+            // No second thread: the XML is written here (and the self-check's error
+            // refuses the build below).
+            Box::new(|w: &mut dyn std::io::Write| crate::xml::write_extension_to(ext, w))
+        };
         let archive = crate::archive::write_zip_streamed(
             &mut [
-                (
-                    content_name.as_str(),
-                    Box::new(|w: &mut dyn std::io::Write| crate::xml::write_extension_to(&ext, w)),
-                ),
+                (content_name.as_str(), content),
                 (
                     "manifest.txt",
-                    Box::new(|w: &mut dyn std::io::Write| w.write_all(&manifest_json)),
+                    Box::new(|w: &mut dyn std::io::Write| w.write_all(manifest_json)),
                 ),
             ],
             meta.stamp,
@@ -855,7 +893,11 @@ fn dsm_info(pack: &PackFile) -> DsmInfo {
 /// then each row's start tag on its own line (column 2) and each column on its own line
 /// (column 3); values with line breaks push later lines down. The rows come from
 /// [`Extension::for_each_row`], the very layout the XML writer writes.
-fn check_written_rows(ext: &Extension, checker: &mut crate::validate::content::Checker) {
+fn check_written_rows(
+    ext: &Extension,
+    checker: &mut crate::validate::content::Checker,
+    mut also: impl FnMut(&crate::content::RowBuf),
+) {
     use crate::read::rows::{ColumnAt, RowAt};
     use crate::read::tracked::Pos;
     let pos = |line: u64, column: u64| Pos {
@@ -871,6 +913,7 @@ fn check_written_rows(ext: &Extension, checker: &mut crate::validate::content::C
         columns: Vec::new(),
     };
     ext.for_each_row(|r| {
+        also(r);
         row.table.clear();
         row.table.push_str(r.table());
         row.pos = pos(line, 2);
@@ -936,22 +979,39 @@ fn first_declaration(
 /// Spellings that QRadar treats as different but people read as the same: dash kinds,
 /// case and spaces (anywhere: "X -success" and "X-success" read alike).
 pub fn normalize_spelling(s: &str) -> String {
-    if s.is_ascii() {
-        // The common case, without per-character Unicode case mapping, byte by byte.
-        let mut out = Vec::with_capacity(s.len());
-        for &b in s.as_bytes() {
-            if !b.is_ascii_whitespace() {
-                out.push(b.to_ascii_lowercase());
-            }
+    let mut out = Vec::with_capacity(s.len());
+    push_normalized(&mut out, s);
+    // Only whole UTF-8 encodings are pushed.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Append the bytes of [`normalize_spelling`]`(s)` to `out`, without allocating: dashes
+/// to '-', white space (Unicode's, as `split_whitespace`) dropped, the rest lowercased.
+/// Dropping white space before lowercasing is the same as after: no white space character
+/// has a case mapping, and none is the lowercase of another. Runs of ASCII (most of any
+/// spelling, even one with an en dash) are copied a word at a time and lowercased in
+/// place, without the Unicode tests per character.
+pub(crate) fn push_normalized(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len());
+    let mut rest = s;
+    loop {
+        let bytes = rest.as_bytes();
+        let ascii = bytes
+            .iter()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(bytes.len());
+        // `char::is_whitespace` on ASCII: space and U+0009 to U+000D (with the vertical
+        // tab, which `u8::is_ascii_whitespace` leaves out).
+        for word in bytes[..ascii].split(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b)) {
+            let at = out.len();
+            out.extend_from_slice(word);
+            out[at..].make_ascii_lowercase();
         }
-        // ASCII in, ASCII out.
-        return String::from_utf8(out).unwrap_or_default();
-    }
-    // One pass: dashes to '-', white space (Unicode's, as `split_whitespace`) dropped, the
-    // rest lowercased. Dropping white space before lowercasing is the same as after: no
-    // white space character has a case mapping, and none is the lowercase of another.
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+        rest = &rest[ascii..];
+        let Some(c) = rest.chars().next() else {
+            return;
+        };
+        rest = &rest[c.len_utf8()..];
         let c = match c {
             '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe58}' | '\u{fe63}' | '\u{ff0d}' => '-',
             c => c,
@@ -959,13 +1019,11 @@ pub fn normalize_spelling(s: &str) -> String {
         if c.is_whitespace() {
             continue;
         }
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.extend(c.to_lowercase());
+        let mut utf8 = [0u8; 4];
+        for lower in c.to_lowercase() {
+            out.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
         }
     }
-    out
 }
 
 /// A name that needs a QID: (name, where it is declared, pinned number and where).
@@ -2659,8 +2717,23 @@ mod tests {
             "Add member \u{2013} role ",
             "ÄÖ\u{3000}x\u{a0}Y",
             "İstanbul\u{2028}Σ",
+            "",
+            " ",
+            "\u{2013}",
+            "Plain ASCII-success ",
+            "Tab\tNewline\nVT\u{b}FF\u{c}CR\r end",
+            "x\u{b}\u{2014}\u{b}Y",
         ] {
-            assert_eq!(normalize_spelling(s), chain(s), "{s}");
+            assert_eq!(normalize_spelling(s), chain(s), "{s:?}");
+        }
+        // Every ASCII character alone, and around non-ASCII (the two paths of runs).
+        for b in 0u8..0x80 {
+            for s in [
+                format!("A{}b", b as char),
+                format!("\u{e9}{}\u{2013}{}Z", b as char, b as char),
+            ] {
+                assert_eq!(normalize_spelling(&s), chain(&s), "{s:?}");
+            }
         }
     }
 

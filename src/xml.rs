@@ -36,25 +36,68 @@ pub fn write_extension(ext: &Extension) -> Vec<u8> {
 /// is written, so the 37 MB document of a large pack is never held whole (and the
 /// compressor reads each piece while it is still in the cache).
 pub fn write_extension_to(ext: &Extension, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut w = ContentWriter::new(&ext.qradar_version, STREAM_CHUNK + (64 << 10));
+    let mut pieces = XmlPieces::new(&ext.qradar_version);
+    let mut spare = None;
     let mut failed = None;
     ext.for_each_row(|r| {
         if failed.is_some() {
             return;
         }
-        w.row(r.table(), r.columns().iter().map(|(n, v)| (*n, v.as_str())));
-        if w.out.len() >= STREAM_CHUNK {
-            if let Err(e) = out.write_all(&w.out) {
+        if pieces.row(r.table(), r.columns().iter().map(|(n, v)| (*n, v.as_str()))) {
+            let full = pieces.take(spare.take());
+            if let Err(e) = out.write_all(&full) {
                 failed = Some(e);
             }
-            w.out.clear();
+            spare = Some(full);
         }
     });
     if let Some(e) = failed {
         return Err(e);
     }
-    out.write_all(&w.finish())
+    out.write_all(&pieces.finish())
 }
+
+/// The content XML written row by row and handed out in pieces of about
+/// [`STREAM_CHUNK`] bytes: [`write_extension_to`]'s pieces, for a writer that lays out
+/// the rows itself (the build's self-check, which reads each row as it is written).
+pub struct XmlPieces {
+    w: ContentWriter,
+}
+
+impl XmlPieces {
+    /// Start the document: the declaration, `<content>` and `<qradarversion>`.
+    pub fn new(qradar_version: &str) -> XmlPieces {
+        XmlPieces {
+            w: ContentWriter::new(qradar_version, PIECE_CAPACITY),
+        }
+    }
+
+    /// Write one row (see [`Extension::for_each_row`]); true when the piece is full:
+    /// then [`XmlPieces::take`] it.
+    pub fn row<'a>(
+        &mut self,
+        table: &str,
+        columns: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> bool {
+        self.w.row(table, columns);
+        self.w.out.len() >= STREAM_CHUNK
+    }
+
+    /// The piece written so far; `spare` (cleared), or a new buffer, takes its place.
+    pub fn take(&mut self, spare: Option<Vec<u8>>) -> Vec<u8> {
+        let mut next = spare.unwrap_or_else(|| Vec::with_capacity(PIECE_CAPACITY));
+        next.clear();
+        std::mem::replace(&mut self.w.out, next)
+    }
+
+    /// The last piece: the rest of the rows and the end of the document.
+    pub fn finish(self) -> Vec<u8> {
+        self.w.finish()
+    }
+}
+
+/// A piece's buffer: [`STREAM_CHUNK`] and room for the row that crosses it.
+const PIECE_CAPACITY: usize = STREAM_CHUNK + (64 << 10);
 
 /// How much content XML [`write_extension_to`] gathers before it writes.
 pub const STREAM_CHUNK: usize = 256 << 10;

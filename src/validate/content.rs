@@ -11,7 +11,7 @@ use base64::Engine;
 
 use super::index::{Index, Sorted, Strings, signed, unsigned};
 use super::schema::{self, Kind};
-use crate::build::{QDESCRIPTION_MAX, QNAME_MAX, normalize_spelling};
+use crate::build::{QDESCRIPTION_MAX, QNAME_MAX, push_normalized};
 use crate::catalogue::Catalogue;
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::jsonpath::KeyPath;
@@ -58,6 +58,8 @@ pub struct Checker<'a> {
     dsm: dsm::DsmIndex,
     /// Parse rules' AQL filters and warn (QR095) when one does not parse.
     lint_filters: bool,
+    /// The last `dsmevent` category, as written and normalized.
+    last_category: (String, String),
 }
 
 /// The indexes, one per kind of record; fields are listed as (field, …): all are sorted
@@ -146,6 +148,7 @@ impl<'a> Checker<'a> {
             decoded: Vec::new(),
             dsm: dsm::DsmIndex::default(),
             lint_filters: true,
+            last_category: (String::new(), String::new()),
         }
     }
 
@@ -450,18 +453,19 @@ impl<'a> Checker<'a> {
         let key = h_triple(ty, id, cat);
         let at = At::from(row.pos_of("deviceeventid")).0;
         self.idx.triples.push([key, at]);
-        // h(ty, normalize_spelling(id), normalize_spelling(cat)), in one reused buffer.
+        // h(ty, normalize_spelling(id), normalize_spelling(cat)): the id in one reused
+        // buffer, the category once per run of rows that share it (most rows of a DSM).
+        if self.last_category.0 != cat {
+            self.last_category = (cat.to_string(), crate::build::normalize_spelling(cat));
+        }
         let mut norm = std::mem::take(&mut self.scratch);
         norm.clear();
         push_normalized(&mut norm, id);
-        let split = norm.len();
-        push_normalized(&mut norm, cat);
-        // Both parts are UTF-8: ASCII, or whole `normalize_spelling` strings.
-        let (a, b) = norm.split_at(split);
+        // A whole `normalize_spelling` string: UTF-8.
         let norm_key = h_triple(
             ty,
-            std::str::from_utf8(a).unwrap_or_default(),
-            std::str::from_utf8(b).unwrap_or_default(),
+            std::str::from_utf8(&norm).unwrap_or_default(),
+            &self.last_category.1,
         );
         self.scratch = norm;
         self.idx
@@ -1083,21 +1087,6 @@ fn format_i64(n: i64, buf: &mut [u8; 20]) -> &str {
         buf[i] = b'-';
     }
     std::str::from_utf8(&buf[i..]).unwrap_or("")
-}
-
-/// Append the bytes of [`normalize_spelling`]`(s)` to `out`; ASCII without allocating,
-/// byte by byte (pushing `char`s into a `String` cost twice as much on large packs).
-fn push_normalized(out: &mut Vec<u8>, s: &str) {
-    if s.is_ascii() {
-        out.reserve(s.len());
-        for &b in s.as_bytes() {
-            if !b.is_ascii_whitespace() {
-                out.push(b.to_ascii_lowercase());
-            }
-        }
-    } else {
-        out.extend_from_slice(normalize_spelling(s).as_bytes());
-    }
 }
 
 /// Decode standard base64 (ASCII whitespace ignored) into `out`; false if it is not.
