@@ -304,24 +304,25 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         .iter()
         .map(|e| (e.name.clone(), e.span.clone(), e.pinned.clone()))
         .collect();
-    let mut seen_names: BTreeMap<String, Range<usize>> = events
+    // Borrowed names: no copy of every event's name for the look-up.
+    let mut seen_names: FastMap<&str, Range<usize>> = events
         .iter()
-        .map(|e| (e.name.clone(), e.span.clone()))
+        .map(|e| (e.name.as_str(), e.span.clone()))
         .collect();
     for r in &pack.rules {
         if let Some(resp) = &r.get_ref().response {
             let (name, span) = match &resp.get_ref().event_name {
-                Some(n) => (n.get_ref().clone(), n.span()),
-                None => (r.get_ref().name.get_ref().clone(), r.get_ref().name.span()),
+                Some(n) => (n.get_ref().as_str(), n.span()),
+                None => (r.get_ref().name.get_ref().as_str(), r.get_ref().name.span()),
             };
-            if let Some(first) = seen_names.get(&name) {
+            if let Some(first) = seen_names.get(name) {
                 let first = cx.loc(first.clone());
                 cx.error("PK031", span.clone(), format!("the QID name \"{name}\" is used twice"))
                     .help("a rule's dispatched event needs a QID name of its own: set `response.event_name`")
                     .note(format!("first used at {}:{}:{}", first.file, first.line, first.column));
             } else {
-                seen_names.insert(name.clone(), span.clone());
-                qid_names.push((name, span, None));
+                seen_names.insert(name, span.clone());
+                qid_names.push((name.to_string(), span, None));
             }
         }
     }

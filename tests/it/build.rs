@@ -775,6 +775,53 @@ fn a_large_pack_reports_problems_in_both_halves() {
     assert!(files_below(&d.path().join("dist")).is_empty());
 }
 
+/// A rule's dispatched event needs a QID name no event of the pack has: PK031 at the
+/// rule's `event_name`, pointing at the event that has it, and nothing written.
+#[test]
+fn a_dispatched_event_may_not_take_an_events_name() {
+    let d = pack_dir();
+    let pack_path = d.path().join(PACK);
+    let good = std::fs::read_to_string(&pack_path).expect("pack");
+    let from = "event_name = \"Entra ID high-risk cloud credential added\"";
+    assert!(
+        good.contains(from),
+        "the default pack's rule dispatches an event"
+    );
+    let broken = good.replacen(
+        from,
+        "event_name = \"Add service principal credentials\"",
+        1,
+    );
+    std::fs::write(&pack_path, &broken).expect("write");
+    let out = qrpack(d.path(), &["build", PACK]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let finding = err
+        .split("\n\n")
+        .find(|f| f.contains("[PK031]"))
+        .unwrap_or_else(|| panic!("no PK031:\n{err}"));
+    assert!(
+        finding.contains("the QID name \"Add service principal credentials\" is used twice"),
+        "{finding}"
+    );
+    let value = broken
+        .find("event_name = \"Add service principal credentials\"")
+        .expect("the changed line")
+        + "event_name = ".len();
+    let (l, c) = qrpack::diag::line_col(&broken, value);
+    assert!(
+        finding.contains(&format!("--> {PACK}:{l}:{c}")),
+        "at the rule's event_name ({l}:{c}): {finding}"
+    );
+    let first = line_col_of(&broken, "\"Add service principal credentials\"");
+    assert!(
+        finding.contains(&format!("first used at {PACK}:{first}")),
+        "the event's name ({first}): {finding}"
+    );
+    assert!(finding.contains("response.event_name"), "{finding}");
+    assert!(files_below(&d.path().join("dist")).is_empty());
+}
+
 #[test]
 fn a_pin_that_contradicts_the_lock_is_explained() {
     let d = pack_dir();
