@@ -140,7 +140,17 @@ struct Ctx<'a> {
     extra_sources: Vec<(String, String)>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// No findings yet, for `file` with the text `text`.
+    fn new(file: &str, text: &'a str) -> Self {
+        Ctx {
+            file: file.to_string(),
+            text,
+            diags: Vec::new(),
+            extra_sources: Vec::new(),
+        }
+    }
+
     fn loc(&self, span: Range<usize>) -> Location {
         Location::in_text(&self.file, self.text, span)
     }
@@ -238,12 +248,7 @@ impl Phases {
 pub fn build(input: &Input) -> Result<Built, Failed> {
     let phases = Phases::new();
     let file = input.pack_path.display().to_string();
-    let mut cx = Ctx {
-        file: file.clone(),
-        text: input.pack_text,
-        diags: Vec::new(),
-        extra_sources: Vec::new(),
-    };
+    let mut cx = Ctx::new(&file, input.pack_text);
     // The lock is parsed on another core while the pack is; the pack's error, if any,
     // is reported first, as when they were parsed one after the other.
     let (pack, lock) = std::thread::scope(|scope| {
@@ -414,16 +419,12 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         .collect();
     // The custom properties, rules and searches depend on nothing the qidmap and dsmevent
     // rows below lay out (a rule's dispatched event takes the QID map id after the
-    // pack's events): they are resolved on another core meanwhile, into findings and rows
-    // of their own, appended after in the same order as one after the other.
+    // pack's events): the rules and searches are resolved on another core meanwhile, the
+    // properties here after the rows, each into findings and rows of their own, appended
+    // after in the same order as one after the other.
     let (triples, later) = std::thread::scope(|scope| {
         let later = scope.spawn(|| {
-            let mut lcx = Ctx {
-                file: file.clone(),
-                text: input.pack_text,
-                diags: Vec::new(),
-                extra_sources: Vec::new(),
-            };
+            let mut lcx = Ctx::new(&file, input.pack_text);
             let mut rows = Extension::default();
             let placeholders = Placeholders {
                 events: &events,
@@ -498,12 +499,7 @@ pub fn build(input: &Input) -> Result<Built, Failed> {
         phases.mark("qidmap and dsmevent rows");
         // The properties, here rather than before the rules: the rules take longer than
         // the rows, and this keeps both cores busy until both are done.
-        let mut pcx = Ctx {
-            file: file.clone(),
-            text: input.pack_text,
-            diags: Vec::new(),
-            extra_sources: Vec::new(),
-        };
+        let mut pcx = Ctx::new(&file, input.pack_text);
         let mut property_rows = Extension::default();
         resolve_properties(
             &mut pcx,
@@ -1600,12 +1596,7 @@ fn resolve_events(
     let chunks: Vec<&[toml::Spanned<spec::Event>]> = pack.events.chunks(1024).collect();
     let (file, text) = (cx.file.clone(), cx.text);
     let parts = par_map(&chunks, 1, |chunk| {
-        let mut part = Ctx {
-            file: file.clone(),
-            text,
-            diags: Vec::new(),
-            extra_sources: Vec::new(),
-        };
+        let mut part = Ctx::new(&file, text);
         let events: Vec<ResolvedEvent> = chunk.iter().map(|ev| one(&mut part, ev)).collect();
         (events, part.diags)
     });

@@ -11,7 +11,7 @@ use base64::Engine;
 
 use super::index::{Index, Sorted, Strings, signed, unsigned};
 use super::schema::{self, Kind};
-use crate::build::{QDESCRIPTION_MAX, QNAME_MAX, push_normalized};
+use crate::build::{QDESCRIPTION_MAX, QNAME_MAX, normalize_spelling, push_normalized};
 use crate::catalogue::Catalogue;
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::jsonpath::KeyPath;
@@ -456,7 +456,7 @@ impl<'a> Checker<'a> {
         // h(ty, normalize_spelling(id), normalize_spelling(cat)): the id in one reused
         // buffer, the category once per run of rows that share it (most rows of a DSM).
         if self.last_category.0 != cat {
-            self.last_category = (cat.to_string(), crate::build::normalize_spelling(cat));
+            self.last_category = (cat.to_string(), normalize_spelling(cat));
         }
         let mut norm = std::mem::take(&mut self.scratch);
         norm.clear();
